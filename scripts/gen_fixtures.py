@@ -1,0 +1,506 @@
+#!/usr/bin/env python3
+"""Generate the fixtures of cartaflow's Rust integration tests, and OUTDIR/expected.json.
+
+Usage:  .venv/bin/python scripts/gen_fixtures.py OUTDIR
+
+Rewrites OUTDIR/images, OUTDIR/outside, OUTDIR/hdf5, OUTDIR/big and OUTDIR/expected.json on every run
+(other things in OUTDIR are left alone); deterministic, about 1 MB, under a second.
+A lock file (OUTDIR/.lock) serialises concurrent runs.
+
+OUTDIR/
+  images/                    the top folder the tests serve
+    wcs2d.fits               2D 64x48, TAN WCS, rich header (quotes, bool/int/exp-float cards,
+                             comments, HISTORY/COMMENT, a CONTINUE long string, beam)
+    cube3d.fits              32x24x10 RA/DEC/FREQ (channel 7 all NaN, one NaN pixel in channel 0)
+    cube4d.fits              16x16x5x2 RA/DEC/FREQ/STOKES (I, Q)
+    nowcs.fits               20x10, minimal header, no WCS
+    multi.fits               empty primary, IMAGE 'SCI', BINTABLE, IMAGE 'ERR'
+    gz.fits.gz               gzip of a 24x16 FITS
+    idia.hdf5                IDIA-schema HDF5, 40x30x6 (scripts/common_fits.py write_idia)
+    not_an_image.txt         text: not listed in content mode
+    fake.fits                "hello, not FITS": a .fits name without FITS content
+    empty.fits               0 bytes
+    truncated.fits           the first 1000 bytes of wcs2d.fits (header cut mid-way)
+    .hidden.fits             a real FITS file, but hidden
+    sub/inner.fits, sub/deeper/deep.fits, emptydir/
+    escape_link -> OUTDIR/outside        (absolute symlink leaving the top folder)
+    link_to_file.fits -> ../outside/secret.fits   (relative symlink leaving it)
+    inside_link -> sub                   (symlink that stays inside)
+  outside/secret.fits        must never be listed or opened through images/
+  hdf5/idia_2d_chunked.hdf5  IDIA 2D 520x512: chunked DATA [512,512], mips 2/4/8, scalar stats
+  hdf5/idia_4d.hdf5          IDIA 4D 24x20x5x2: SwizzledData/ZYXW, XY stats [2,5], XYZ [2]
+                             (reader tests; outside the top folder, so "outside_top": true)
+  big/f0000.fits..f2999.fits 3000 hard links of one tiny FITS (file-list progress/cancel)
+  expected.json              what the tests check; see "schema" inside it and below
+
+Pixel values encode their position so that readers can check axis order:
+    value = x + 100*y + 10000*z + 100000*stokes      (0-based pixel indices)
+(multi.fits ERR adds 10000; exceptions, e.g. NaNs, are listed in expected.json "pixels").
+
+expected.json:
+  {"schema": 1, "top": "images",
+   "files": {"<path relative to OUTDIR>": {
+       "type": "FITS" | "HDF5" | null,      listing type by content sniffing (null: not an image)
+       "size": bytes, "listed": bool,       listed in a content-mode listing of its folder
+       "readable": bool, "hidden": bool, "symlink": null | "<link target>",
+       "outside_top": bool (true: a symlink leaving the top folder, or outside/ itself),
+       "hdus": [{"hdu": 0, "kind": "PRIMARY"|"IMAGE"|"BINTABLE"|..., "extname": str|null}]  (FITS)
+       "image_hdus": [{
+           "hdu": "1",  "extname": "SCI" | null,     the Rust side formats "1: SCI" / "0"
+           "shape": [NAXIS1, NAXIS2, ...],
+           "header": [{"keyword", "value", "type": "str"|"int"|"float"|"bool", "comment",
+                       "records": number of 80-column records (FITS only; >1 with CONTINUE)}],
+           "plane0_stats": {num_pixels, nan_count, min, max, sum, sum_sq, mean, std, rms},
+           "pixels": [{"x", "y", "z", "stokes", "value" (null = NaN)}],
+           "datasets": {"0/DATA": [6, 30, 40], ...}   (HDF5 only; shapes in HDF5 order)
+           "chunks": {"0/DATA": [512, 512]}          (HDF5 only; chunked datasets)
+       }]}},
+   "listings": {"<dir>": {"files": [{"name", "type", "size"}],
+                          "subdirectories": [{"name", "item_count"}],
+                          "must_not_contain": [names]}},
+   "big": {"dir": "big", "count": 3000, "size_each": bytes, "first": "f0000.fits", "last": ...}}
+"""
+
+import argparse
+import contextlib
+import fcntl
+import json
+import math
+import os
+import shutil
+import sys
+import warnings
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common_fits import (celestial_cards, gzip_file, make_fits_header,  # noqa: E402
+                         read_idia_attrs, write_fits, write_idia)
+
+BIG_COUNT = 3000
+
+
+def coded(shape_fits_order, offset=0.0):
+    """float32 array (C order, [s][z][y][x]) with value x + 100y + 10000z + 100000s + offset."""
+    shape = tuple(reversed(shape_fits_order))
+    idx = np.indices(shape)
+    weights = [1, 100, 10000, 100000][: len(shape)]
+    v = np.zeros(shape, dtype=np.float64) + offset
+    for axis, wgt in zip(range(len(shape) - 1, -1, -1), weights):
+        v += wgt * idx[axis]
+    return v.astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# The files
+# ---------------------------------------------------------------------------------------------
+
+def wcs2d_cards():
+    cards = celestial_cards(275.1958, -16.1717, 3.0, (32.5, 24.5), proj="TAN", radesys="FK5",
+                            beam_arcsec=(9.0, 6.0, 45.0), telescope="ALMA", obj="M'17 field",
+                            date_obs="2017-04-01T10:20:30.5")
+    # a full linear transformation, as CASA writes it
+    i = next(k for k, c in enumerate(cards) if c[0] == "CTYPE1")
+    cards[i:i] = [("PC1_1", 1.0, None), ("PC2_1", 0.0, None),
+                  ("PC1_2", 0.0, None), ("PC2_2", 1.0, None)]
+    cards += [
+        # float in exponent form, kept byte-for-byte by using a raw card
+        "RESTFRQ =   1.42040575200E+09 / Rest Frequency (Hz)",
+        ("SPECSYS", "LSRK", "Spectral reference frame"),
+        ("NITER", 5000, "Integer card: number of clean iterations"),
+        ("NEGINT", -42, "Negative integer"),
+        ("SMOOTHED", False, "Boolean card (F)"),
+        ("CALIBRTD", True, "Boolean card (T)"),
+        ("DATAMIN", 0.0, "Minimum pixel value"),
+        ("DATAMAX", 4763.0, "Maximum pixel value"),
+        ("EMPTYSTR", "", "An empty string value"),
+        ("LONGSTR", "This string value is deliberately longer than one 80-column card can hold,"
+                    " so astropy writes it with CONTINUE cards.", "long string"),
+        ("COMMENT", "This is a COMMENT card: free text, no value indicator."),
+        ("COMMENT", "A second COMMENT card with 'quotes' and = signs."),
+        ("HISTORY", "Made by cartaflow scripts/gen_fixtures.py"),
+        ("HISTORY", "HISTORY cards repeat; both must be kept in order."),
+    ]
+    return cards
+
+
+def spectral_cards(obj, ra, dec, crpix, nfreq_cdelt=-1.0e6, stokes=False):
+    axes = [("FREQ", 1.4204e9, nfreq_cdelt, 1.0, "Hz")]
+    if stokes:
+        axes.append(("STOKES", 1.0, 1.0, 1.0, ""))
+    return celestial_cards(ra, dec, 5.0, crpix, proj="SIN", radesys="ICRS",
+                           beam_arcsec=(20.0, 15.0, -30.0), telescope="MeerKAT", obj=obj,
+                           date_obs="2023-09-09T09:09:09.0", extra_axes=axes,
+                           extra_cards=[("RESTFRQ", 1.420405752e9, "Rest Frequency (Hz)"),
+                                        ("SPECSYS", "LSRK", None)])
+
+
+def make_images(out, images, outside):
+    from astropy.io import fits
+
+    os.makedirs(images)
+    os.makedirs(outside)
+    j = lambda *p: os.path.join(images, *p)  # noqa: E731
+
+    write_fits(j("wcs2d.fits"), coded((64, 48)), wcs2d_cards())
+
+    cube = coded((32, 24, 10))
+    cube[7] = np.nan
+    cube[0, 5, 5] = np.nan
+    write_fits(j("cube3d.fits"), cube, spectral_cards("cube3d", 83.6331, 22.0145, (16.5, 12.5)))
+
+    write_fits(j("cube4d.fits"), coded((16, 16, 5, 2)),
+               spectral_cards("cube4d", 201.365, -43.0191, (8.5, 8.5), stokes=True))
+
+    hdu = fits.PrimaryHDU(coded((20, 10)))
+    if "EXTEND" in hdu.header:
+        del hdu.header["EXTEND"]
+    hdu.writeto(j("nowcs.fits"))
+
+    sci_cards = celestial_cards(10.6847, 41.2688, 1.0, (15.5, 10.5), proj="TAN",
+                                telescope="HST", obj="multi")
+    primary = fits.PrimaryHDU(header=make_fits_header([("OBJECT", "multi", "empty primary")]))
+    sci = fits.ImageHDU(coded((30, 20)), header=make_fits_header(sci_cards), name="SCI")
+    table = fits.BinTableHDU.from_columns([
+        fits.Column(name="ID", format="J", array=np.arange(3, dtype=np.int32)),
+        fits.Column(name="FLUX", format="E", unit="Jy",
+                    array=np.array([0.5, 1.5, 2.5], dtype=np.float32))], name="CATALOG")
+    err = fits.ImageHDU(coded((30, 20), offset=10000.0), header=make_fits_header(sci_cards),
+                        name="ERR")
+    fits.HDUList([primary, sci, table, err]).writeto(j("multi.fits"))
+
+    gz_src = j("gz.fits.tmp")
+    write_fits(gz_src, coded((24, 16)),
+               celestial_cards(150.0, 2.2, 1.0, (12.5, 8.5), proj="SIN", obj="gz", telescope="VLA"))
+    gzip_file(gz_src, j("gz.fits.gz"), remove_src=True)
+
+    idia = coded((40, 30, 6))
+    idia[4] = np.nan
+    idia[1, 2, 3] = np.nan
+    idia_header = fits.PrimaryHDU(
+        data=idia, header=make_fits_header(spectral_cards("idia", 187.7059, 12.3911, (20.5, 15.5))
+                                           )).header
+    write_idia(j("idia.hdf5"), idia, idia_header)
+
+    with open(j("not_an_image.txt"), "w") as f:
+        f.write("This is a text file. It is not an image.\n")
+    with open(j("fake.fits"), "w") as f:
+        f.write("hello, not FITS")
+    open(j("empty.fits"), "w").close()
+    with open(j("wcs2d.fits"), "rb") as f:
+        head = f.read(1000)
+    with open(j("truncated.fits"), "wb") as f:
+        f.write(head)
+    fits.PrimaryHDU(coded((8, 8))).writeto(j(".hidden.fits"))
+
+    os.makedirs(j("sub", "deeper"))
+    os.makedirs(j("emptydir"))
+    fits.PrimaryHDU(coded((8, 8))).writeto(j("sub", "inner.fits"))
+    fits.PrimaryHDU(coded((4, 4))).writeto(j("sub", "deeper", "deep.fits"))
+
+    fits.PrimaryHDU(coded((10, 10))).writeto(os.path.join(outside, "secret.fits"))
+    os.symlink(os.path.abspath(outside), j("escape_link"))
+    os.symlink(os.path.join("..", "outside", "secret.fits"), j("link_to_file.fits"))
+    os.symlink("sub", j("inside_link"))
+
+
+def make_hdf5_extra(d):
+    """Two more IDIA files for reader tests (outside the top folder of the listing tests):
+    a 2D image big enough for chunked DATA and three mip levels, and a 4D cube (ZYXW)."""
+    from astropy.io import fits
+
+    os.makedirs(d)
+    img = coded((520, 512))
+    img[100:110, 200:230] = np.nan
+    cards = celestial_cards(83.6331, 22.0145, 1.0, (260.5, 256.5), proj="SIN", obj="chunked")
+    hdr = fits.PrimaryHDU(data=img, header=make_fits_header(cards)).header
+    write_idia(os.path.join(d, "idia_2d_chunked.hdf5"), img, hdr)
+
+    cube = coded((24, 20, 5, 2))
+    cube[1, 3] = np.nan
+    hdr = fits.PrimaryHDU(data=cube, header=make_fits_header(
+        spectral_cards("idia4d", 201.365, -43.0191, (12.5, 10.5), stokes=True))).header
+    write_idia(os.path.join(d, "idia_4d.hdf5"), cube, hdr)
+
+
+def make_big(big):
+    """BIG_COUNT hard links of one tiny valid FITS file."""
+    from astropy.io import fits
+
+    os.makedirs(big)
+    first = os.path.join(big, "f0000.fits")
+    fits.PrimaryHDU(np.zeros((2, 2), dtype=np.float32)).writeto(first)
+    for i in range(1, BIG_COUNT):
+        os.link(first, os.path.join(big, "f%04d.fits" % i))
+    return os.path.getsize(first)
+
+
+# ---------------------------------------------------------------------------------------------
+# Describing them
+# ---------------------------------------------------------------------------------------------
+
+def jnum(v):
+    """A JSON-safe number (None for NaN)."""
+    v = float(v)
+    return None if not math.isfinite(v) else v
+
+
+def value_type(v):
+    if isinstance(v, (bool, np.bool_)):
+        return "bool"
+    if isinstance(v, (int, np.integer)):
+        return "int"
+    if isinstance(v, (float, np.floating)):
+        return "float"
+    return "str"
+
+
+def plane0_stats(data):
+    """Statistics of the first plane (z=0, stokes=0), over finite pixels."""
+    plane = data.reshape((-1,) + data.shape[-2:])[0].astype(np.float64)
+    fin = plane[np.isfinite(plane)]
+    n = int(fin.size)
+    s, s2 = float(fin.sum()), float((fin * fin).sum())
+    return {
+        "num_pixels": n,
+        "nan_count": int(plane.size - n),
+        "min": jnum(fin.min()) if n else None,
+        "max": jnum(fin.max()) if n else None,
+        "sum": s,
+        "sum_sq": s2,
+        "mean": s / n if n else None,
+        "std": float(np.std(fin, ddof=1)) if n > 1 else None,
+        "rms": math.sqrt(s2 / n) if n else None,
+    }
+
+
+def pixel_samples(data):
+    """A few pixels: corners, inner pixels, and the NaNs (one per all-NaN plane, else each)."""
+    shape = (1,) * (4 - data.ndim) + data.shape
+    d4 = data.reshape(shape)
+    s_, z_, h, w = shape
+    pts = {(0, 0, 0, 0), (w - 1, 0, 0, 0), (0, h - 1, 0, 0), (w - 1, h - 1, z_ - 1, s_ - 1),
+           (min(3, w - 1), min(2, h - 1), min(1, z_ - 1), 0), (w // 2, h // 2, z_ // 2, s_ - 1)}
+    for s in range(s_):
+        for z in range(z_):
+            bad = ~np.isfinite(d4[s, z])
+            if bad.all():
+                pts.add((1, 1, z, s))
+            else:
+                for (y, x) in list(zip(*np.nonzero(bad)))[:4]:
+                    pts.add((int(x), int(y), z, s))
+    out = []
+    for (x, y, z, s) in sorted(pts, key=lambda p: (p[3], p[2], p[1], p[0])):
+        out.append({"x": x, "y": y, "z": z, "stokes": s, "value": jnum(d4[s, z, y, x])})
+    return out
+
+
+def describe_fits(path):
+    from astropy.io import fits
+
+    hdus, image_hdus = [], []
+    with fits.open(path, memmap=False) as hl:
+        for i, h in enumerate(hl):
+            kind = "PRIMARY" if i == 0 else h.header.get("XTENSION", "?").strip()
+            extname = h.header.get("EXTNAME") if i > 0 else None
+            hdus.append({"hdu": i, "kind": kind, "extname": extname})
+            naxis = h.header.get("NAXIS", 0)
+            if kind not in ("PRIMARY", "IMAGE") or naxis < 2:
+                continue
+            header = []
+            for c in h.header.cards:
+                header.append({"keyword": c.keyword, "value": c.value,
+                               "type": value_type(c.value), "comment": c.comment,
+                               "records": len(c.image) // 80})
+            data = np.asarray(h.data, dtype=np.float32)
+            image_hdus.append({
+                "hdu": str(i),
+                "extname": extname,
+                "shape": [h.header["NAXIS%d" % k] for k in range(1, naxis + 1)],
+                "header": header,
+                "plane0_stats": plane0_stats(data),
+                "pixels": pixel_samples(data),
+            })
+    return hdus, image_hdus
+
+
+def describe_hdf5(path):
+    import h5py
+
+    datasets, chunks = {}, {}
+
+    with h5py.File(path, "r") as f:
+        groups = list(f.keys())
+
+        # every path, so both SwizzledData/* and its hard link PermutedData/* appear
+        # (h5py's visititems reaches a hard-linked group only once)
+        def walk(group, prefix):
+            for key in group:
+                obj, name = group[key], prefix + key
+                if isinstance(obj, h5py.Group):
+                    walk(obj, name + "/")
+                else:
+                    datasets[name] = list(obj.shape)
+                    if obj.chunks:
+                        chunks[name] = list(obj.chunks)
+
+        walk(f, "")
+        data = f["0/DATA"][()]
+    header = [{"keyword": k, "value": v, "type": t, "comment": ""}
+              for (k, v, t) in read_idia_attrs(path)]
+    shape = list(reversed(data.shape))
+    return groups, [{
+        "hdu": "0",
+        "extname": None,
+        "shape": shape,
+        "header": header,
+        "plane0_stats": plane0_stats(data),
+        "pixels": pixel_samples(data),
+        "datasets": dict(sorted(datasets.items())),
+        "chunks": dict(sorted(chunks.items())),
+    }]
+
+
+def sniff(path):
+    """The content-mode listing type: by the first 4 bytes (and .fits.gz for gzip)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return None
+    if head == b"SIMP":
+        return "FITS"
+    if head == b"\x89HDF":
+        return "HDF5"
+    if head[:2] == b"\x1f\x8b" and path.endswith(".fits.gz"):
+        return "FITS"
+    return None
+
+
+def describe_tree(out, top):
+    """files{} for every file under top (and outside/), plus content-mode listings."""
+    files, listings = {}, {}
+    top_real = os.path.realpath(os.path.join(out, top))
+
+    def inside(p):
+        r = os.path.realpath(p)
+        return r == top_real or r.startswith(top_real + os.sep)
+
+    def visible_entries(d):
+        return sorted(e for e in os.listdir(d) if not e.startswith("."))
+
+    for dirpath, dirnames, filenames in os.walk(os.path.join(out, top)):
+        dirnames.sort()
+        rel_dir = os.path.relpath(dirpath, out)
+        listing = {"files": [], "subdirectories": [], "must_not_contain": []}
+        for name in sorted(dirnames + filenames):
+            p = os.path.join(dirpath, name)
+            hidden = name.startswith(".")
+            link = os.readlink(p) if os.path.islink(p) else None
+            ok_link = link is None or inside(p)
+            if os.path.isdir(p):
+                if hidden or not ok_link:
+                    listing["must_not_contain"].append(name)
+                else:
+                    listing["subdirectories"].append(
+                        {"name": name, "item_count": len(visible_entries(p))})
+                continue
+            rel = os.path.relpath(p, out)
+            typ = sniff(p) if ok_link else None
+            size = os.path.getsize(p)
+            listed = typ is not None and size > 0 and not hidden and ok_link
+            entry = {"type": typ, "size": size, "listed": listed, "readable": False,
+                     "hidden": hidden, "symlink": link, "outside_top": not ok_link,
+                     "image_hdus": []}
+            if ok_link and typ == "FITS":
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        entry["hdus"], entry["image_hdus"] = describe_fits(p)
+                    entry["readable"] = True
+                except Exception as e:  # truncated.fits
+                    entry["error"] = type(e).__name__
+            elif ok_link and typ == "HDF5":
+                entry["hdf5_groups"], entry["image_hdus"] = describe_hdf5(p)
+                entry["readable"] = True
+            files[rel] = entry
+            if listed:
+                listing["files"].append({"name": name, "type": typ, "size": size})
+            else:
+                listing["must_not_contain"].append(name)
+        listings[rel_dir] = listing
+
+    secret = os.path.join("outside", "secret.fits")
+    hdus, image_hdus = describe_fits(os.path.join(out, secret))
+    files[secret] = {"type": "FITS", "size": os.path.getsize(os.path.join(out, secret)),
+                     "listed": False, "readable": True, "hidden": False, "symlink": None,
+                     "outside_top": True, "hdus": hdus, "image_hdus": image_hdus}
+    return files, listings
+
+
+@contextlib.contextmanager
+def locked(out):
+    with open(os.path.join(out, ".lock"), "w") as lf:
+        fcntl.flock(lf, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lf, fcntl.LOCK_UN)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("outdir")
+    args = ap.parse_args()
+    out = os.path.abspath(args.outdir)
+    os.makedirs(out, exist_ok=True)
+
+    import astropy
+    import h5py
+
+    with locked(out):
+        for name in ("images", "outside", "hdf5", "big", "expected.json"):
+            p = os.path.join(out, name)
+            if os.path.islink(p) or os.path.isfile(p):
+                os.remove(p)
+            elif os.path.isdir(p):
+                shutil.rmtree(p)
+
+        make_images(out, os.path.join(out, "images"), os.path.join(out, "outside"))
+        make_hdf5_extra(os.path.join(out, "hdf5"))
+        size_each = make_big(os.path.join(out, "big"))
+        files, listings = describe_tree(out, "images")
+        for name in sorted(os.listdir(os.path.join(out, "hdf5"))):
+            rel = os.path.join("hdf5", name)
+            groups, image_hdus = describe_hdf5(os.path.join(out, rel))
+            files[rel] = {"type": "HDF5", "size": os.path.getsize(os.path.join(out, rel)),
+                          "listed": True, "readable": True, "hidden": False, "symlink": None,
+                          "outside_top": True, "hdf5_groups": groups,
+                          "image_hdus": image_hdus}
+        expected = {
+            "schema": 1,
+            "generator": "scripts/gen_fixtures.py",
+            "versions": {"numpy": np.__version__, "astropy": astropy.__version__,
+                         "h5py": h5py.__version__},
+            "top": "images",
+            "pixel_value_rule": "x + 100*y + 10000*z + 100000*stokes (+ offset: multi.fits ERR"
+                                " adds 10000); NaNs listed in pixels",
+            "files": files,
+            "listings": listings,
+            "big": {"dir": "big", "count": BIG_COUNT, "size_each": size_each,
+                    "first": "f0000.fits", "last": "f%04d.fits" % (BIG_COUNT - 1),
+                    "type": "FITS"},
+        }
+        tmp = os.path.join(out, "expected.json.tmp")
+        with open(tmp, "w") as f:
+            json.dump(expected, f, indent=1, allow_nan=False)
+            f.write("\n")
+        os.replace(tmp, os.path.join(out, "expected.json"))
+
+    n_img = sum(1 for e in files.values() if e["readable"])
+    print("gen_fixtures: %s: %d files described (%d readable images), %d listings, big/ x%d"
+          % (out, len(files), n_img, len(listings), BIG_COUNT))
+
+
+if __name__ == "__main__":
+    main()

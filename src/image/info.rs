@@ -1,0 +1,98 @@
+//! Builds the `FileInfoExtended` message from a parsed header and shape: dimensions, header entries, computed
+//! entries and axis numbers.
+
+use super::computed::{axis_roles, computed_entries, EntryValue, ImageShapeInfo};
+use super::header::Header;
+use super::wcs::Keywords;
+use crate::protocol::pb::{self, EntryType};
+
+impl Keywords for Header {
+    fn number(&self, key: &str) -> Option<f64> {
+        Header::number(self, key)
+    }
+
+    fn text(&self, key: &str) -> Option<String> {
+        Header::text(self, key)
+    }
+}
+
+/// What the description of one image HDU is made from.
+pub struct ExtendedInfoInput<'a> {
+    pub name: &'a str,
+    pub hdu: &'a str,
+    pub extname: Option<String>,
+    pub header: &'a Header,
+    /// FITS order: NAXIS1 first.
+    pub shape: &'a [usize],
+    pub has_mipmaps: bool,
+}
+
+fn axis_len(shape: &[usize], axis: i32) -> i32 {
+    usize::try_from(axis - 1)
+        .ok()
+        .and_then(|i| shape.get(i))
+        .map(|n| i32::try_from(*n).unwrap_or(i32::MAX))
+        .unwrap_or(1)
+}
+
+/// The `FileInfoExtended` for one image.
+pub fn extended_info(input: &ExtendedInfoInput) -> pb::FileInfoExtended {
+    let shape = input.shape;
+    let roles = axis_roles(input.header, shape);
+    let computed = computed_entries(
+        input.header,
+        &ImageShapeInfo {
+            name: input.name.to_string(),
+            hdu: input.hdu.to_string(),
+            extname: input.extname.clone(),
+            shape: shape.to_vec(),
+            has_mipmaps: input.has_mipmaps,
+        },
+    );
+    let computed_entries = computed
+        .into_iter()
+        .map(|c| {
+            let mut e = pb::HeaderEntry {
+                name: c.name,
+                comment: c.comment,
+                ..Default::default()
+            };
+            match c.value {
+                EntryValue::Text(t) => {
+                    e.value = t;
+                    e.set_entry_type(EntryType::String);
+                }
+                EntryValue::Float(f) => {
+                    e.value = f.to_string();
+                    e.numeric_value = f;
+                    e.set_entry_type(EntryType::Float);
+                }
+                EntryValue::Int(i) => {
+                    e.value = i.to_string();
+                    e.numeric_value = i as f64;
+                    e.set_entry_type(EntryType::Int);
+                }
+            }
+            e
+        })
+        .collect();
+    let dim = |i: usize| shape.get(i).map(|n| i32::try_from(*n).unwrap_or(i32::MAX)).unwrap_or(1);
+    let depth_axis = roles.depth;
+    pb::FileInfoExtended {
+        dimensions: i32::try_from(shape.len()).unwrap_or(0),
+        width: dim(0),
+        height: dim(1),
+        depth: if depth_axis > 0 { axis_len(shape, depth_axis) } else { 1 },
+        stokes: if roles.stokes > 0 { axis_len(shape, roles.stokes) } else { 1 },
+        stokes_vals: Vec::new(),
+        header_entries: input.header.entries(),
+        computed_entries,
+        axes_numbers: Some(pb::AxesNumbers {
+            spatial_x: roles.spatial_x,
+            spatial_y: roles.spatial_y,
+            spectral: roles.spectral,
+            stokes: roles.stokes,
+            depth: roles.depth,
+        }),
+    }
+}

@@ -1,0 +1,62 @@
+//! Decode once, dispatch once: every event a client may send becomes one [`Request`] variant.
+//!
+//! Events this server implements carry their decoded message; known events it does not implement yet (or that
+//! only ever travel server → client) become [`Request::Unsupported`] so the session can say so.
+
+use prost::Message;
+
+use super::pb;
+use super::{EventType, ProtocolError};
+
+/// A decoded client request.
+#[derive(Debug)]
+pub enum Request {
+    RegisterViewer(pb::RegisterViewer),
+    FileList(pb::FileListRequest),
+    FileInfo(pb::FileInfoRequest),
+    StopFileList(pb::StopFileList),
+    OpenFile(pb::OpenFile),
+    CloseFile(pb::CloseFile),
+    ChannelMapFlowControl(pb::ChannelMapFlowControl),
+    /// A valid ICD event that this server does not handle (yet).
+    Unsupported(EventType),
+}
+
+fn parse<M: Message + Default>(event: EventType, payload: &[u8]) -> Result<M, ProtocolError> {
+    M::decode(payload).map_err(|source| ProtocolError::Undecodable {
+        event: event.as_str_name(),
+        len: payload.len(),
+        source,
+    })
+}
+
+impl Request {
+    /// Decodes `payload` as the message that `event` carries.
+    pub fn decode(event: EventType, payload: &[u8]) -> Result<Request, ProtocolError> {
+        use EventType as E;
+        Ok(match event {
+            E::RegisterViewer => Request::RegisterViewer(parse(event, payload)?),
+            E::FileListRequest => Request::FileList(parse(event, payload)?),
+            E::FileInfoRequest => Request::FileInfo(parse(event, payload)?),
+            E::StopFileList => Request::StopFileList(parse(event, payload)?),
+            E::OpenFile => Request::OpenFile(parse(event, payload)?),
+            E::CloseFile => Request::CloseFile(parse(event, payload)?),
+            E::ChannelMapFlowControl => Request::ChannelMapFlowControl(parse(event, payload)?),
+            other => Request::Unsupported(other),
+        })
+    }
+
+    /// The ICD name of the event, for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::RegisterViewer(_) => "REGISTER_VIEWER",
+            Request::FileList(_) => "FILE_LIST_REQUEST",
+            Request::FileInfo(_) => "FILE_INFO_REQUEST",
+            Request::StopFileList(_) => "STOP_FILE_LIST",
+            Request::OpenFile(_) => "OPEN_FILE",
+            Request::CloseFile(_) => "CLOSE_FILE",
+            Request::ChannelMapFlowControl(_) => "CHANNEL_MAP_FLOW_CONTROL",
+            Request::Unsupported(e) => e.as_str_name(),
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! `SessionActor`: one per WebSocket connection. Decodes each frame once (`protocol::decode`), dispatches it
+//! once (`dispatch`), and sends replies and streams. Handlers live in one file per ICD area; blocking work goes
+//! to the shared I/O pool and comes back as [`Outgoing`] messages. Errors are mapped to ERROR_DATA or a failed
+//! ACK here, at the session boundary; the session stays up.
+
+mod connection;
+mod files;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::{Actor, ActorContext, AsyncContext, Handler, Message, StreamHandler};
+use actix_web_actors::ws;
+use bytes::Bytes;
+use tracing::{debug, info, warn};
+
+use crate::protocol::{self, pb, EventType, Header, Request};
+use crate::server::AppState;
+
+/// A ready-to-send binary frame, produced off the actor (e.g. by the I/O pool).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Outgoing(pub Bytes);
+
+/// One client connection.
+pub struct SessionActor {
+    id: u32,
+    state: Arc<AppState>,
+    span: tracing::Span,
+    last_binary: Instant,
+    /// Cancel flag of the folder listing in flight, if any.
+    file_list_cancel: Option<Arc<AtomicBool>>,
+}
+
+impl SessionActor {
+    pub fn new(state: Arc<AppState>, client: String) -> SessionActor {
+        let id = state.new_session_id();
+        let span = tracing::info_span!("session", id, client = %client);
+        SessionActor {
+            id,
+            state,
+            span,
+            last_binary: Instant::now(),
+            file_list_cancel: None,
+        }
+    }
+
+    fn send(&self, ctx: &mut ws::WebsocketContext<Self>, event: EventType, request_id: u32, msg: &impl prost::Message) {
+        ctx.binary(protocol::encode(event, request_id, msg));
+    }
+
+    /// Sends ERROR_DATA: the frontend shows it in its log (and as a toast for errors).
+    fn send_error(&self, ctx: &mut ws::WebsocketContext<Self>, severity: pb::ErrorSeverity, tag: &str, message: String) {
+        match severity {
+            pb::ErrorSeverity::Error | pb::ErrorSeverity::Critical => warn!(parent: &self.span, "{message}"),
+            _ => debug!(parent: &self.span, "{message}"),
+        }
+        let mut err = pb::ErrorData {
+            tags: vec![tag.to_string()],
+            message,
+            ..Default::default()
+        };
+        err.set_severity(severity);
+        self.send(ctx, EventType::ErrorData, 0, &err);
+    }
+
+    fn on_binary(&mut self, frame: &[u8], ctx: &mut ws::WebsocketContext<Self>) {
+        self.last_binary = Instant::now();
+        match protocol::decode(frame) {
+            Ok((header, request)) => {
+                debug!(parent: &self.span, event = request.name(), request_id = header.request_id, "request");
+                self.dispatch(header, request, ctx);
+            }
+            Err(e) => self.send_error(ctx, pb::ErrorSeverity::Error, "protocol", format!("Bad message: {e}")),
+        }
+    }
+
+    /// The one place where requests are matched to handlers.
+    fn dispatch(&mut self, header: Header, request: Request, ctx: &mut ws::WebsocketContext<Self>) {
+        let id = header.request_id;
+        match request {
+            Request::RegisterViewer(m) => self.on_register_viewer(header, m, ctx),
+            Request::FileList(m) => self.on_file_list(id, m, ctx),
+            Request::StopFileList(_) => self.on_stop_file_list(),
+            Request::FileInfo(m) => self.on_file_info(id, m, ctx),
+            Request::OpenFile(m) => self.on_open_file(id, m, ctx),
+            Request::CloseFile(_) | Request::ChannelMapFlowControl(_) => {}
+            Request::Unsupported(event) => self.send_error(
+                ctx,
+                pb::ErrorSeverity::Warning,
+                "unsupported",
+                format!("{} is not supported by this server yet", event.as_str_name()),
+            ),
+        }
+    }
+
+    fn check_idle(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        if let Some(limit) = self.state.config.idle_timeout {
+            if self.last_binary.elapsed() >= limit {
+                info!(parent: &self.span, "closing idle session after {}s", limit.as_secs());
+                ctx.close(Some(ws::CloseReason {
+                    code: ws::CloseCode::Away,
+                    description: Some("idle timeout".into()),
+                }));
+                ctx.stop();
+            }
+        }
+    }
+}
+
+impl Actor for SessionActor {
+    type Context = ws::WebsocketContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.state.session_opened();
+        info!(parent: &self.span, "connected");
+        if self.state.config.idle_timeout.is_some() {
+            ctx.run_interval(Duration::from_secs(1), |act, ctx| act.check_idle(ctx));
+        }
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        if let Some(flag) = self.file_list_cancel.take() {
+            flag.store(true, Ordering::Relaxed);
+        }
+        self.state.session_closed();
+        info!(parent: &self.span, "disconnected");
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for SessionActor {
+    fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        match msg {
+            Ok(ws::Message::Binary(data)) => self.on_binary(&data, ctx),
+            Ok(ws::Message::Text(text)) if text.trim() == "PING" => ctx.text("PONG"),
+            Ok(ws::Message::Text(text)) => debug!(parent: &self.span, "ignoring text frame {:?}", text.chars().take(32).collect::<String>()),
+            Ok(ws::Message::Ping(p)) => ctx.pong(&p),
+            Ok(ws::Message::Pong(_)) | Ok(ws::Message::Nop) => {}
+            Ok(ws::Message::Close(reason)) => {
+                ctx.close(reason);
+                ctx.stop();
+            }
+            Ok(ws::Message::Continuation(_)) => {
+                self.send_error(ctx, pb::ErrorSeverity::Error, "protocol", "Fragmented messages are not supported".into())
+            }
+            Err(e) => {
+                warn!(parent: &self.span, "WebSocket protocol error: {e}");
+                ctx.stop();
+            }
+        }
+    }
+}
+
+impl Handler<Outgoing> for SessionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Outgoing, ctx: &mut Self::Context) {
+        ctx.binary(msg.0);
+    }
+}
