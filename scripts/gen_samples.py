@@ -26,6 +26,7 @@ import time
 
 import numpy as np
 
+sys.dont_write_bytecode = True  # no scripts/__pycache__ from importing common_fits
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common_fits import celestial_cards, gzip_file, make_fits_header, write_fits, write_idia  # noqa: E402
 

@@ -145,7 +145,8 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for SessionActor {
                 self.send_error(ctx, pb::ErrorSeverity::Error, "protocol", "Fragmented messages are not supported".into())
             }
             Err(e) => {
-                warn!(parent: &self.span, "WebSocket protocol error: {e}");
+                // Mostly a client that went away without a close frame.
+                debug!(parent: &self.span, "WebSocket closed: {e}");
                 ctx.stop();
             }
         }
