@@ -110,7 +110,12 @@ settings! {
 
 /// Command-line flags. carta_backend's spellings are accepted as aliases.
 #[derive(Debug, Parser)]
-#[command(name = "cartaflow", version, about = "An actor-based CARTA backend (ICD 30)", allow_negative_numbers = true)]
+#[command(
+    name = "cartaflow",
+    version,
+    about = "An actor-based CARTA backend (ICD 30)",
+    allow_negative_numbers = true
+)]
 pub struct Cli {
     /// TOML config file (default: config/cartaflow.toml if it exists)
     #[arg(long, value_name = "FILE")]
@@ -122,13 +127,27 @@ pub struct Cli {
     #[arg(long, short = 'p')]
     pub port: Option<u16>,
     /// Root of all file access; nothing outside it is listed or opened
-    #[arg(long = "top-level-folder", alias = "top_level_folder", alias = "root", value_name = "DIR")]
+    #[arg(
+        long = "top-level-folder",
+        alias = "top_level_folder",
+        alias = "root",
+        value_name = "DIR"
+    )]
     pub top_level_folder: Option<PathBuf>,
     /// Folder the file browser starts in ($BASE); must be inside the top-level folder
-    #[arg(long = "starting-folder", alias = "starting_folder", alias = "base", value_name = "DIR")]
+    #[arg(
+        long = "starting-folder",
+        alias = "starting_folder",
+        alias = "base",
+        value_name = "DIR"
+    )]
     pub starting_folder: Option<PathBuf>,
     /// Folder holding the carta-frontend build (index.html)
-    #[arg(long = "frontend-folder", alias = "frontend_folder", value_name = "DIR")]
+    #[arg(
+        long = "frontend-folder",
+        alias = "frontend_folder",
+        value_name = "DIR"
+    )]
     pub frontend_folder: Option<PathBuf>,
     /// Access token (also CARTA_AUTH_TOKEN); generated at start when absent
     #[arg(long)]
@@ -143,7 +162,11 @@ pub struct Cli {
     #[arg(long = "idle-timeout", alias = "idle_timeout", value_name = "SECONDS")]
     pub idle_timeout: Option<i64>,
     /// Exit if no client connects within this many seconds (< 0: never)
-    #[arg(long = "initial-timeout", alias = "initial_timeout", value_name = "SECONDS")]
+    #[arg(
+        long = "initial-timeout",
+        alias = "initial_timeout",
+        value_name = "SECONDS"
+    )]
     pub initial_timeout: Option<i64>,
     /// Exit this many seconds after the last session closes (< 0: never)
     #[arg(long = "exit-timeout", alias = "exit_timeout", value_name = "SECONDS")]
@@ -173,7 +196,12 @@ pub struct Cli {
     #[arg(long = "no-database", alias = "no_database", hide = true)]
     pub no_database: bool,
     /// Accepted for carta_backend compatibility; cartaflow has no user or system JSON config
-    #[arg(long = "no-user-config", alias = "no_user_config", alias = "no_system_config", hide = true)]
+    #[arg(
+        long = "no-user-config",
+        alias = "no_user_config",
+        alias = "no_system_config",
+        hide = true
+    )]
     pub no_user_config: bool,
     /// Starting folder (or an image file inside it), as carta_backend's positional argument
     #[arg(value_name = "FOLDER")]
@@ -288,7 +316,9 @@ fn default_frontend_folder() -> Option<PathBuf> {
             candidates.push(dir.join("../../frontend"));
         }
     }
-    candidates.into_iter().find(|c| c.join("index.html").is_file())
+    candidates
+        .into_iter()
+        .find(|c| c.join("index.html").is_file())
 }
 
 /// A random 128-bit token in UUID v4 text form, like carta_backend's.
@@ -305,7 +335,14 @@ pub fn generate_token() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 impl Config {
@@ -316,10 +353,15 @@ impl Config {
     }
 
     /// Same as [`Config::load`] with an injected environment (for tests).
-    pub fn from_layers(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    pub fn from_layers(
+        cli: &Cli,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let file = match &cli.config {
             Some(path) => read_file(path)?,
-            None if Path::new(DEFAULT_CONFIG_FILE).is_file() => read_file(Path::new(DEFAULT_CONFIG_FILE))?,
+            None if Path::new(DEFAULT_CONFIG_FILE).is_file() => {
+                read_file(Path::new(DEFAULT_CONFIG_FILE))?
+            }
             None => Settings::default(),
         };
         let mut env_layer = Settings::from_env(env)?;
@@ -332,10 +374,17 @@ impl Config {
     }
 
     fn validate(s: Settings, open_file: Option<PathBuf>) -> Result<Config, ConfigError> {
-        let top = canonical_dir("top_level_folder", &s.top_level_folder.unwrap_or_else(|| PathBuf::from("/")))?;
+        let top = canonical_dir(
+            "top_level_folder",
+            &s.top_level_folder.unwrap_or_else(|| PathBuf::from("/")),
+        )?;
         let starting = match s.starting_folder {
             Some(p) => {
-                let p = if p.is_relative() && !p.exists() { top.join(&p) } else { p };
+                let p = if p.is_relative() && !p.exists() {
+                    top.join(&p)
+                } else {
+                    p
+                };
                 canonical_dir("starting_folder", &p)?
             }
             None => std::env::current_dir()
@@ -347,7 +396,11 @@ impl Config {
         if !starting.starts_with(&top) {
             return Err(bad(
                 "starting_folder",
-                format!("'{}' is outside the top-level folder '{}'", starting.display(), top.display()),
+                format!(
+                    "'{}' is outside the top-level folder '{}'",
+                    starting.display(),
+                    top.display()
+                ),
             ));
         }
         let open_file = open_file
@@ -373,7 +426,9 @@ impl Config {
             (false, _) => (Some(generate_token()), true),
         };
         let workers = match s.workers.unwrap_or(0) {
-            n if n <= 0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            n if n <= 0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
             n if n > 1024 => return Err(bad("workers", format!("{n} is more than 1024"))),
             n => n.unsigned_abs() as usize,
         };
@@ -382,7 +437,10 @@ impl Config {
             .map_err(|e| bad("log_level", format!("'{log_level}': {e}")))?;
         let interval = s.file_list_progress_interval.unwrap_or(2.0);
         if !(0.0..=3600.0).contains(&interval) {
-            return Err(bad("file_list_progress_interval", format!("{interval} is not within 0..3600 seconds")));
+            return Err(bad(
+                "file_list_progress_interval",
+                format!("{interval} is not within 0..3600 seconds"),
+            ));
         }
         let host = s.host.unwrap_or_else(|| "0.0.0.0".to_string());
         if host.trim().is_empty() {
@@ -416,7 +474,10 @@ fn read_file(path: &Path) -> Result<Settings, ConfigError> {
         .map_err(|e| bad("config", format!("cannot read '{}': {e}", path.display())))?;
     toml::from_str(&text).map_err(|e| {
         // toml's message names the offending key and line.
-        bad("config", format!("'{}': {}", path.display(), e.message().trim()))
+        bad(
+            "config",
+            format!("'{}': {}", path.display(), e.message().trim()),
+        )
     })
 }
 
@@ -434,7 +495,21 @@ mod tests {
     fn carta_backend_spellings_are_accepted() {
         let tmp = std::env::temp_dir();
         let top = tmp.to_string_lossy().to_string();
-        let c = cli(&["--no_http", "--port", "3010", "--top_level_folder", &top, "--controller_deployment", "--no_log", "--debug_no_auth", "--idle_timeout", "-1", "--omp_threads", "-1", &top]);
+        let c = cli(&[
+            "--no_http",
+            "--port",
+            "3010",
+            "--top_level_folder",
+            &top,
+            "--controller_deployment",
+            "--no_log",
+            "--debug_no_auth",
+            "--idle_timeout",
+            "-1",
+            "--omp_threads",
+            "-1",
+            &top,
+        ]);
         let config = Config::from_layers(&c, &|_| None).expect("valid");
         assert!(!config.serve_frontend);
         assert_eq!(config.port, 3010);

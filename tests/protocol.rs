@@ -26,9 +26,15 @@ async fn register_viewer_gets_ack_with_same_request_id_and_unique_sessions() {
 async fn reconnect_with_session_id_is_resumed() {
     let server = Server::start(&[]);
     let mut c = server.connect().await;
-    let msg = pb::RegisterViewer { session_id: 4242, api_key: String::new(), client_feature_flags: 5 };
+    let msg = pb::RegisterViewer {
+        session_id: 4242,
+        api_key: String::new(),
+        client_feature_flags: 5,
+    };
     c.send(EventType::RegisterViewer, &msg).await;
-    let (_, ack) = c.expect::<pb::RegisterViewerAck>(EventType::RegisterViewerAck).await;
+    let (_, ack) = c
+        .expect::<pb::RegisterViewerAck>(EventType::RegisterViewerAck)
+        .await;
     assert!(ack.success);
     assert_eq!(ack.session_id, 4242);
     assert_eq!(ack.session_type(), pb::SessionType::Resumed);
@@ -38,14 +44,32 @@ async fn reconnect_with_session_id_is_resumed() {
 async fn icd_versions_outside_28_to_30_are_refused_with_reason() {
     let server = Server::start(&[]);
     let mut c = server.connect().await;
-    let payload = pb::RegisterViewer { session_id: 0, api_key: String::new(), client_feature_flags: 5 }.encode_to_vec();
-    for (version, ok) in [(27u16, false), (28, true), (29, true), (30, true), (31, false)] {
-        c.send_raw(frame(EventType::RegisterViewer, version, 77, &payload)).await;
-        let (h, ack) = c.expect::<pb::RegisterViewerAck>(EventType::RegisterViewerAck).await;
+    let payload = pb::RegisterViewer {
+        session_id: 0,
+        api_key: String::new(),
+        client_feature_flags: 5,
+    }
+    .encode_to_vec();
+    for (version, ok) in [
+        (27u16, false),
+        (28, true),
+        (29, true),
+        (30, true),
+        (31, false),
+    ] {
+        c.send_raw(frame(EventType::RegisterViewer, version, 77, &payload))
+            .await;
+        let (h, ack) = c
+            .expect::<pb::RegisterViewerAck>(EventType::RegisterViewerAck)
+            .await;
         assert_eq!(h.request_id, 77);
         assert_eq!(ack.success, ok, "version {version}");
         if !ok {
-            assert!(ack.message.contains(&version.to_string()), "message names the version: {}", ack.message);
+            assert!(
+                ack.message.contains(&version.to_string()),
+                "message names the version: {}",
+                ack.message
+            );
         }
     }
 }
@@ -62,7 +86,11 @@ async fn text_ping_gets_pong() {
 
 async fn expect_error(c: &mut common::Client, needle: &str) {
     let (_, err) = c.expect::<pb::ErrorData>(EventType::ErrorData).await;
-    assert!(err.message.contains(needle), "ERROR_DATA '{}' should mention '{needle}'", err.message);
+    assert!(
+        err.message.contains(needle),
+        "ERROR_DATA '{}' should mention '{needle}'",
+        err.message
+    );
 }
 
 #[tokio::test]
@@ -77,9 +105,16 @@ async fn malformed_frames_get_error_data_and_session_survives() {
     unknown[0..2].copy_from_slice(&999u16.to_le_bytes());
     c.send_raw(unknown).await;
     expect_error(&mut c, "unknown event type 999").await;
-    c.send_raw(frame(EventType::FileListRequest, 30, 7, &[0xff, 0xff, 0xff, 0xff])).await;
+    c.send_raw(frame(
+        EventType::FileListRequest,
+        30,
+        7,
+        &[0xff, 0xff, 0xff, 0xff],
+    ))
+    .await;
     expect_error(&mut c, "FILE_LIST_REQUEST").await;
-    c.send(EventType::StartAnimation, &pb::CloseFile { file_id: 0 }).await;
+    c.send(EventType::StartAnimation, &pb::CloseFile { file_id: 0 })
+        .await;
     expect_error(&mut c, "START_ANIMATION").await;
     // Still alive: a normal request is answered.
     let list = c.file_list("", pb::FileListFilterMode::Content).await;
@@ -91,10 +126,21 @@ async fn channel_map_flow_control_is_accepted_silently() {
     let server = Server::start(&[]);
     let mut c = server.connect().await;
     c.register().await;
-    c.send(EventType::ChannelMapFlowControl, &pb::ChannelMapFlowControl { file_id: 0, received_channel: 3 }).await;
+    c.send(
+        EventType::ChannelMapFlowControl,
+        &pb::ChannelMapFlowControl {
+            file_id: 0,
+            received_channel: 3,
+        },
+    )
+    .await;
     c.ws.send(Message::Text("PING".into())).await.expect("send");
     let (h, payload) = c.next().await;
-    assert_eq!((h.event_type, payload.as_slice()), (0, &b"PONG"[..]), "no error before the PONG");
+    assert_eq!(
+        (h.event_type, payload.as_slice()),
+        (0, &b"PONG"[..]),
+        "no error before the PONG"
+    );
 }
 
 #[tokio::test]
@@ -102,16 +148,32 @@ async fn wrong_or_missing_token_is_refused_and_token_sources_work() {
     let server = Server::start(&[]);
     assert!(server.connect_path("/").await.is_err());
     assert!(server.connect_path("/?token=wrong").await.is_err());
-    assert!(server.connect_path(&format!("/?token={TOKEN}")).await.is_ok());
+    assert!(server
+        .connect_path(&format!("/?token={TOKEN}"))
+        .await
+        .is_ok());
     // Bearer header and cookie, as the frontend and carta-controller send them.
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    for (name, value) in [("Authorization", format!("Bearer {TOKEN}")), ("Cookie", format!("carta-auth-token={TOKEN}")), ("carta-auth-token", TOKEN.to_string())] {
-        let mut req = format!("ws://127.0.0.1:{}/", server.port).into_client_request().expect("request");
-        req.headers_mut().insert(name, value.parse().expect("header"));
-        assert!(tokio_tungstenite::connect_async(req).await.is_ok(), "{name} accepted");
+    for (name, value) in [
+        ("Authorization", format!("Bearer {TOKEN}")),
+        ("Cookie", format!("carta-auth-token={TOKEN}")),
+        ("carta-auth-token", TOKEN.to_string()),
+    ] {
+        let mut req = format!("ws://127.0.0.1:{}/", server.port)
+            .into_client_request()
+            .expect("request");
+        req.headers_mut()
+            .insert(name, value.parse().expect("header"));
+        assert!(
+            tokio_tungstenite::connect_async(req).await.is_ok(),
+            "{name} accepted"
+        );
     }
-    let mut req = format!("ws://127.0.0.1:{}/", server.port).into_client_request().expect("request");
-    req.headers_mut().insert("Authorization", "Bearer nope".parse().expect("header"));
+    let mut req = format!("ws://127.0.0.1:{}/", server.port)
+        .into_client_request()
+        .expect("request");
+    req.headers_mut()
+        .insert("Authorization", "Bearer nope".parse().expect("header"));
     match tokio_tungstenite::connect_async(req).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 403),
         other => panic!("expected 403, got {other:?}"),
@@ -121,7 +183,10 @@ async fn wrong_or_missing_token_is_refused_and_token_sources_work() {
 #[tokio::test]
 async fn no_auth_accepts_the_frontends_placeholder_token() {
     let server = Server::start(&["--no-auth"]);
-    assert!(server.connect_path("/?token=no_auth_configured").await.is_ok());
+    assert!(server
+        .connect_path("/?token=no_auth_configured")
+        .await
+        .is_ok());
     assert!(server.connect_path("/").await.is_ok());
 }
 
@@ -129,16 +194,27 @@ async fn http_get(url: &str) -> (u16, String, String) {
     // A minimal HTTP/1.1 GET, enough for these endpoints.
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rest = url.trim_start_matches("http://");
-    let (hostport, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
-    let mut s = tokio::net::TcpStream::connect(hostport).await.expect("connect");
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n").as_bytes())
+    let (hostport, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap_or((rest, "/".into()));
+    let mut s = tokio::net::TcpStream::connect(hostport)
         .await
-        .expect("write");
+        .expect("connect");
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .expect("write");
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await.expect("read");
     let text = String::from_utf8_lossy(&buf).to_string();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     (status, head.to_string(), body.to_string())
 }
 
@@ -179,7 +255,11 @@ async fn invalid_configuration_exits_with_code_2_naming_the_key() {
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_option"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no_such_option"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_cartaflow"))
         .args(["--top-level-folder", "/", "--port", "0"])
         .env("CARTAFLOW_WORKERS", "many")
@@ -197,7 +277,13 @@ async fn open_file_before_image_support_fails_cleanly() {
     let id = c
         .send(
             EventType::OpenFile,
-            &pb::OpenFile { directory: "".into(), file: "wcs2d.fits".into(), hdu: "".into(), file_id: 3, ..Default::default() },
+            &pb::OpenFile {
+                directory: "".into(),
+                file: "wcs2d.fits".into(),
+                hdu: "".into(),
+                file_id: 3,
+                ..Default::default()
+            },
         )
         .await;
     let (h, ack) = c.expect::<pb::OpenFileAck>(EventType::OpenFileAck).await;

@@ -55,7 +55,11 @@ fn normalise(relative: &Path) -> Option<PathBuf> {
 impl Confinement {
     /// Both folders must already be canonical, `start` inside `top` (checked by the config).
     pub fn new(top: PathBuf, start: PathBuf) -> Confinement {
-        let start = if start.starts_with(&top) { start } else { top.clone() };
+        let start = if start.starts_with(&top) {
+            start
+        } else {
+            top.clone()
+        };
         Confinement { top, start }
     }
 
@@ -108,7 +112,10 @@ impl Confinement {
         }
         // The base is inside the top folder; lexical normalisation of the remainder relative to the top folder
         // catches `..` climbing out before touching the disk.
-        let base_rel = base.strip_prefix(&self.top).map_err(|_| forbidden())?.to_path_buf();
+        let base_rel = base
+            .strip_prefix(&self.top)
+            .map_err(|_| forbidden())?
+            .to_path_buf();
         let normal = normalise(&base_rel.join(rel)).ok_or_else(forbidden)?;
         Ok(self.top.join(normal))
     }
@@ -188,14 +195,30 @@ mod tests {
     #[test]
     fn escapes_are_forbidden() {
         let (_root, c) = setup();
-        for bad in ["..", "../..", "a/../../x", "$BASE/../..", "/etc", "out_link"] {
+        for bad in [
+            "..",
+            "../..",
+            "a/../../x",
+            "$BASE/../..",
+            "/etc",
+            "out_link",
+        ] {
             assert!(
                 matches!(c.resolve_dir(bad), Err(FilesError::Forbidden(_))),
                 "{bad} should be forbidden"
             );
         }
-        assert!(matches!(c.resolve_file("", "../../etc/passwd"), Err(FilesError::Forbidden(_))));
-        assert!(matches!(c.resolve_file("", "/etc/passwd"), Err(FilesError::Forbidden(_))));
-        assert!(matches!(c.resolve_dir("nope"), Err(FilesError::NotFound(_))));
+        assert!(matches!(
+            c.resolve_file("", "../../etc/passwd"),
+            Err(FilesError::Forbidden(_))
+        ));
+        assert!(matches!(
+            c.resolve_file("", "/etc/passwd"),
+            Err(FilesError::Forbidden(_))
+        ));
+        assert!(matches!(
+            c.resolve_dir("nope"),
+            Err(FilesError::NotFound(_))
+        ));
     }
 }

@@ -57,7 +57,11 @@ pub fn list_directory(
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(pb::ListProgress),
 ) -> Result<Listing, FilesError> {
-    let shown = if dir.relative.is_empty() { "." } else { dir.relative.as_str() };
+    let shown = if dir.relative.is_empty() {
+        "."
+    } else {
+        dir.relative.as_str()
+    };
     let mut names: Vec<_> = std::fs::read_dir(&dir.absolute)
         .map_err(|e| FilesError::io(shown, e))?
         .filter_map(Result::ok)
@@ -83,11 +87,15 @@ pub fn list_directory(
             });
         }
         let path = dir.absolute.join(&name);
-        let Ok(link_meta) = std::fs::symlink_metadata(&path) else { continue };
+        let Ok(link_meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
         if link_meta.file_type().is_symlink() && !confinement.contains(&path) {
             continue;
         }
-        let Ok(meta) = std::fs::metadata(&path) else { continue };
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
         if meta.is_dir() {
             listing.subdirectories.push(pb::DirectoryInfo {
                 name,

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use flate2::read::MultiGzDecoder;
 
-use super::header::{Card, Header, Value};
+use super::header::{Card, Header};
 use super::ImageError;
 
 const BLOCK: usize = 2880;
@@ -95,7 +95,9 @@ fn read_block(stream: &mut dyn Stream, buf: &mut [u8; BLOCK]) -> io::Result<usiz
 
 fn axis_lengths(header: &Header, prefix: &str) -> Result<Vec<usize>, String> {
     let naxis_key = format!("{prefix}NAXIS");
-    let naxis = header.int(&naxis_key).ok_or_else(|| format!("{naxis_key} missing"))?;
+    let naxis = header
+        .int(&naxis_key)
+        .ok_or_else(|| format!("{naxis_key} missing"))?;
     if !(0..=999).contains(&naxis) {
         return Err(format!("{naxis_key} = {naxis} is out of range"));
     }
@@ -145,7 +147,9 @@ fn read_header(stream: &mut dyn Stream, consumed: &mut u64) -> Result<Option<Hea
             return Ok(None);
         }
         if n < BLOCK {
-            return Err(ImageError::Truncated("the header ends before its END card".into()));
+            return Err(ImageError::Truncated(
+                "the header ends before its END card".into(),
+            ));
         }
         *consumed += BLOCK as u64;
         for raw in buf.chunks_exact(CARD) {
@@ -156,7 +160,9 @@ fn read_header(stream: &mut dyn Stream, consumed: &mut u64) -> Result<Option<Hea
             cards.push(card);
         }
         if cards.len() > MAX_HEADER_CARDS {
-            return Err(ImageError::Corrupt(format!("header has more than {MAX_HEADER_CARDS} cards")));
+            return Err(ImageError::Corrupt(format!(
+                "header has more than {MAX_HEADER_CARDS} cards"
+            )));
         }
     }
 }
@@ -175,14 +181,19 @@ fn classify(header: &Header, primary: bool) -> Result<(HduKind, Vec<usize>), Ima
     let xtension = header.text("XTENSION").unwrap_or_default();
     match xtension.trim() {
         "IMAGE" | "IUEIMAGE" => Ok((HduKind::Image, axis_lengths(header, "").map_err(corrupt)?)),
-        "BINTABLE" if header.logical("ZIMAGE") == Some(true) => {
-            Ok((HduKind::CompressedImage, axis_lengths(header, "Z").map_err(corrupt)?))
-        }
+        "BINTABLE" if header.logical("ZIMAGE") == Some(true) => Ok((
+            HduKind::CompressedImage,
+            axis_lengths(header, "Z").map_err(corrupt)?,
+        )),
         _ => Ok((HduKind::Other, Vec::new())),
     }
 }
 
-fn scan_stream(stream: &mut dyn Stream, file_len: Option<u64>, max_hdus: usize) -> Result<Vec<Hdu>, ImageError> {
+fn scan_stream(
+    stream: &mut dyn Stream,
+    file_len: Option<u64>,
+    max_hdus: usize,
+) -> Result<Vec<Hdu>, ImageError> {
     let mut hdus = Vec::new();
     let mut offset = 0u64;
     while hdus.len() < max_hdus {
@@ -259,7 +270,11 @@ pub fn select_hdu<'a>(hdus: &'a [Hdu], requested: &str) -> Result<&'a Hdu, Image
                 .parse()
                 .map_err(|_| ImageError::NoSuchHdu(requested.to_string()))?;
             match hdus.get(index) {
-                Some(h) if index == 0 && !h.is_image() && h.shape.iter().product::<usize>() == 0 => first_image(),
+                Some(h)
+                    if index == 0 && !h.is_image() && h.shape.iter().product::<usize>() == 0 =>
+                {
+                    first_image()
+                }
                 Some(h) => Some(h),
                 None => return Err(ImageError::NoSuchHdu(requested.to_string())),
             }
@@ -267,17 +282,10 @@ pub fn select_hdu<'a>(hdus: &'a [Hdu], requested: &str) -> Result<&'a Hdu, Image
     };
     let hdu = chosen.ok_or_else(|| ImageError::NotAnImage("the file has no image HDU".into()))?;
     if !hdu.is_image() {
-        return Err(ImageError::NotAnImage(format!("HDU {} holds no image", hdu.index)));
+        return Err(ImageError::NotAnImage(format!(
+            "HDU {} holds no image",
+            hdu.index
+        )));
     }
     Ok(hdu)
-}
-
-/// A card value as text, for messages.
-pub fn describe(value: &Value) -> String {
-    match value {
-        Value::Text(t) | Value::Other(t) => t.clone(),
-        Value::Logical(b) => (if *b { "T" } else { "F" }).to_string(),
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) => f.to_string(),
-    }
 }

@@ -47,19 +47,43 @@ fn attribute_value(attr: &Attribute) -> Option<Value> {
         return None;
     }
     Some(match descriptor {
-        TypeDescriptor::Boolean | TypeDescriptor::Enum(_) | TypeDescriptor::Unsigned(hdf5::types::IntSize::U1) => {
+        TypeDescriptor::Boolean
+        | TypeDescriptor::Enum(_)
+        | TypeDescriptor::Unsigned(hdf5::types::IntSize::U1) => {
             Value::Logical(attr.read_raw::<u8>().ok()?.first().copied()? != 0)
         }
-        TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_) => Value::Int(*attr.read_raw::<i64>().ok()?.first()?),
+        TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_) => {
+            Value::Int(*attr.read_raw::<i64>().ok()?.first()?)
+        }
         TypeDescriptor::Float(_) => Value::Float(*attr.read_raw::<f64>().ok()?.first()?),
-        TypeDescriptor::FixedAscii(_) => Value::Text(attr.read_raw::<FixedAscii<4096>>().ok()?.first()?.as_str().to_string()),
-        TypeDescriptor::FixedUnicode(_) => {
-            Value::Text(attr.read_raw::<FixedUnicode<4096>>().ok()?.first()?.as_str().to_string())
-        }
-        TypeDescriptor::VarLenAscii => Value::Text(attr.read_raw::<VarLenAscii>().ok()?.first()?.as_str().to_string()),
-        TypeDescriptor::VarLenUnicode => {
-            Value::Text(attr.read_raw::<VarLenUnicode>().ok()?.first()?.as_str().to_string())
-        }
+        TypeDescriptor::FixedAscii(_) => Value::Text(
+            attr.read_raw::<FixedAscii<4096>>()
+                .ok()?
+                .first()?
+                .as_str()
+                .to_string(),
+        ),
+        TypeDescriptor::FixedUnicode(_) => Value::Text(
+            attr.read_raw::<FixedUnicode<4096>>()
+                .ok()?
+                .first()?
+                .as_str()
+                .to_string(),
+        ),
+        TypeDescriptor::VarLenAscii => Value::Text(
+            attr.read_raw::<VarLenAscii>()
+                .ok()?
+                .first()?
+                .as_str()
+                .to_string(),
+        ),
+        TypeDescriptor::VarLenUnicode => Value::Text(
+            attr.read_raw::<VarLenUnicode>()
+                .ok()?
+                .first()?
+                .as_str()
+                .to_string(),
+        ),
         _ => return None,
     })
 }

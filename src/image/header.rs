@@ -123,7 +123,11 @@ impl Card {
     }
 
     pub fn is_commentary(&self) -> bool {
-        self.value.is_none() && matches!(self.keyword.as_str(), "COMMENT" | "HISTORY" | "" | "CONTINUE")
+        self.value.is_none()
+            && matches!(
+                self.keyword.as_str(),
+                "COMMENT" | "HISTORY" | "" | "CONTINUE"
+            )
     }
 }
 
@@ -201,7 +205,7 @@ impl Header {
         self.cards
             .iter()
             .filter(|c| !c.keyword.is_empty())
-            .map(|c| self::entry(c))
+            .map(entry)
             .collect()
     }
 }
@@ -285,13 +289,25 @@ mod tests {
         let c = card("OBJECT  = 'M''17 field'         / target name");
         assert_eq!(c.value, Some(Value::Text("M'17 field".into())));
         assert_eq!(c.comment, "target name");
-        assert_eq!(card("SIMPLE  =                    T").value, Some(Value::Logical(true)));
-        assert_eq!(card("NAXIS1  =                  640 / width").value, Some(Value::Int(640)));
-        assert_eq!(card("RESTFRQ =   1.42040575200D+09").value, Some(Value::Float(1.4204057520e9)));
+        assert_eq!(
+            card("SIMPLE  =                    T").value,
+            Some(Value::Logical(true))
+        );
+        assert_eq!(
+            card("NAXIS1  =                  640 / width").value,
+            Some(Value::Int(640))
+        );
+        assert_eq!(
+            card("RESTFRQ =   1.42040575200D+09").value,
+            Some(Value::Float(1.4204057520e9))
+        );
         let h = card("HISTORY made by a test");
         assert!(h.is_commentary());
         assert_eq!(h.text, "made by a test");
-        assert_eq!(card("URL     = 'a/b/c'  / has slashes").value, Some(Value::Text("a/b/c".into())));
+        assert_eq!(
+            card("URL     = 'a/b/c'  / has slashes").value,
+            Some(Value::Text("a/b/c".into()))
+        );
     }
 
     #[test]
@@ -316,10 +332,7 @@ mod tests {
 
     #[test]
     fn long_strings_continue() {
-        let h = Header::from_cards([
-            card("LONGSTR = 'part one &'"),
-            card("CONTINUE  'and two'"),
-        ]);
+        let h = Header::from_cards([card("LONGSTR = 'part one &'"), card("CONTINUE  'and two'")]);
         assert_eq!(h.text("LONGSTR").as_deref(), Some("part one and two"));
     }
 

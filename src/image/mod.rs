@@ -57,7 +57,9 @@ impl ImageFormat {
 
 fn is_gz_fits_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    [".fits.gz", ".fit.gz", ".fts.gz"].iter().any(|s| lower.ends_with(s))
+    [".fits.gz", ".fit.gz", ".fts.gz"]
+        .iter()
+        .any(|s| lower.ends_with(s))
 }
 
 /// The format by content: "SIMPLE" for FITS, the HDF5 signature, or gzip magic on a `.fits.gz` name.
@@ -70,7 +72,11 @@ pub fn detect(path: &Path) -> Option<ImageFormat> {
         Some(ImageFormat::Fits)
     } else if magic.starts_with(b"\x89HDF\r\n\x1a\n") {
         Some(ImageFormat::Hdf5)
-    } else if magic.starts_with(&[0x1f, 0x8b]) && path.file_name().is_some_and(|n| is_gz_fits_name(&n.to_string_lossy())) {
+    } else if magic.starts_with(&[0x1f, 0x8b])
+        && path
+            .file_name()
+            .is_some_and(|n| is_gz_fits_name(&n.to_string_lossy()))
+    {
         Some(ImageFormat::Fits)
     } else {
         None
@@ -80,7 +86,11 @@ pub fn detect(path: &Path) -> Option<ImageFormat> {
 /// The format by file name only (the file browser's "extension" filter mode).
 pub fn by_extension(name: &str) -> Option<ImageFormat> {
     let lower = name.to_ascii_lowercase();
-    if [".fits", ".fit", ".fts", ".fz"].iter().any(|s| lower.ends_with(s)) || is_gz_fits_name(&lower) {
+    if [".fits", ".fit", ".fts", ".fz"]
+        .iter()
+        .any(|s| lower.ends_with(s))
+        || is_gz_fits_name(&lower)
+    {
         Some(ImageFormat::Fits)
     } else if [".hdf5", ".h5"].iter().any(|s| lower.ends_with(s)) {
         Some(ImageFormat::Hdf5)
@@ -121,7 +131,11 @@ pub fn basic_info(path: &Path, name: &str, format: Option<ImageFormat>) -> pb::F
         hdu_list: format.map(|f| hdu_list(path, f)).unwrap_or_default(),
         ..Default::default()
     };
-    info.set_type(format.map(ImageFormat::file_type).unwrap_or(FileType::Unknown));
+    info.set_type(
+        format
+            .map(ImageFormat::file_type)
+            .unwrap_or(FileType::Unknown),
+    );
     info
 }
 

@@ -22,7 +22,13 @@ const REPLACEMENTS: &[(&str, &str)] = &[
 ];
 
 /// FITS upper-case unit names and their usual spelling.
-const UPPER_NAMES: &[(&str, &str)] = &[("K", "K"), ("HZ", "Hz"), ("M/S", "m/s"), ("KM/S", "km/s"), ("S", "s")];
+const UPPER_NAMES: &[(&str, &str)] = &[
+    ("K", "K"),
+    ("HZ", "Hz"),
+    ("M/S", "m/s"),
+    ("KM/S", "km/s"),
+    ("S", "s"),
+];
 
 /// Normalises a unit string; unknown units are returned unchanged (trimmed).
 pub fn normalise(unit: &str) -> String {
@@ -46,7 +52,15 @@ mod tests {
 
     #[test]
     fn jy_per_beam_spellings() {
-        for s in ["JY/BEAM", "Jy/Beam", "Jypb", "Jy beam-1", "Jy beam^-1", "jy/beam", "beam-1 Jy"] {
+        for s in [
+            "JY/BEAM",
+            "Jy/Beam",
+            "Jypb",
+            "Jy beam-1",
+            "Jy beam^-1",
+            "jy/beam",
+            "beam-1 Jy",
+        ] {
             assert_eq!(normalise(s), "Jy/beam", "{s}");
         }
         assert_eq!(normalise("mJY/BEAM"), "mJy/beam");

@@ -109,16 +109,25 @@ mod tests {
 
     #[test]
     fn short_and_unknown_frames_are_errors() {
-        assert!(matches!(decode(&[1, 0, 30]), Err(ProtocolError::ShortFrame(3))));
+        assert!(matches!(
+            decode(&[1, 0, 30]),
+            Err(ProtocolError::ShortFrame(3))
+        ));
         let frame = [200u8, 0, 30, 0, 1, 0, 0, 0];
-        assert!(matches!(decode(&frame), Err(ProtocolError::UnknownEvent(200))));
+        assert!(matches!(
+            decode(&frame),
+            Err(ProtocolError::UnknownEvent(200))
+        ));
     }
 
     #[test]
     fn garbage_payload_is_undecodable() {
         let mut frame = vec![2u8, 0, 30, 0, 1, 0, 0, 0];
         frame.extend_from_slice(&[0xff, 0xff, 0xff]);
-        assert!(matches!(decode(&frame), Err(ProtocolError::Undecodable { .. })));
+        assert!(matches!(
+            decode(&frame),
+            Err(ProtocolError::Undecodable { .. })
+        ));
     }
 
     #[test]

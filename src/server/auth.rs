@@ -47,12 +47,18 @@ fn percent_decode(s: &str) -> String {
 
 /// Whether the request carries the expected token (always true when no token is required).
 pub fn authorized(req: &HttpRequest, expected: Option<&str>) -> bool {
-    let Some(expected) = expected else { return true };
+    let Some(expected) = expected else {
+        return true;
+    };
     let mut candidates: Vec<String> = Vec::new();
     if let Some(c) = req.cookie("carta-auth-token") {
         candidates.push(c.value().to_string());
     }
-    if let Some(h) = req.headers().get("authorization").and_then(|v| v.to_str().ok()) {
+    if let Some(h) = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+    {
         if let Some(t) = h.strip_prefix("Bearer ") {
             candidates.push(t.trim().to_string());
         }
@@ -60,7 +66,11 @@ pub fn authorized(req: &HttpRequest, expected: Option<&str>) -> bool {
     if let Some(t) = query_token(req.query_string()) {
         candidates.push(t);
     }
-    if let Some(h) = req.headers().get("carta-auth-token").and_then(|v| v.to_str().ok()) {
+    if let Some(h) = req
+        .headers()
+        .get("carta-auth-token")
+        .and_then(|v| v.to_str().ok())
+    {
         candidates.push(h.trim().to_string());
     }
     candidates.iter().any(|c| same(c, expected))
@@ -74,16 +84,32 @@ mod tests {
     #[test]
     fn token_sources() {
         let t = Some("abc-123");
-        assert!(authorized(&TestRequest::with_uri("/?token=abc-123").to_http_request(), t));
-        assert!(authorized(&TestRequest::with_uri("/?a=1&token=abc%2D123").to_http_request(), t));
-        assert!(!authorized(&TestRequest::with_uri("/?token=abc-124").to_http_request(), t));
-        assert!(!authorized(&TestRequest::with_uri("/").to_http_request(), t));
+        assert!(authorized(
+            &TestRequest::with_uri("/?token=abc-123").to_http_request(),
+            t
+        ));
+        assert!(authorized(
+            &TestRequest::with_uri("/?a=1&token=abc%2D123").to_http_request(),
+            t
+        ));
+        assert!(!authorized(
+            &TestRequest::with_uri("/?token=abc-124").to_http_request(),
+            t
+        ));
+        assert!(!authorized(
+            &TestRequest::with_uri("/").to_http_request(),
+            t
+        ));
         let bearer = TestRequest::with_uri("/").insert_header(("Authorization", "Bearer abc-123"));
         assert!(authorized(&bearer.to_http_request(), t));
-        let cookie = TestRequest::with_uri("/").insert_header(("Cookie", "x=1; carta-auth-token=abc-123"));
+        let cookie =
+            TestRequest::with_uri("/").insert_header(("Cookie", "x=1; carta-auth-token=abc-123"));
         assert!(authorized(&cookie.to_http_request(), t));
         let proxy = TestRequest::with_uri("/").insert_header(("carta-auth-token", "abc-123"));
         assert!(authorized(&proxy.to_http_request(), t));
-        assert!(authorized(&TestRequest::with_uri("/").to_http_request(), None));
+        assert!(authorized(
+            &TestRequest::with_uri("/").to_http_request(),
+            None
+        ));
     }
 }

@@ -71,14 +71,21 @@ async fn no_runtime_config() -> HttpResponse {
 }
 
 async fn no_frontend() -> HttpResponse {
-    HttpResponse::NotFound().body("this cartaflow serves no frontend (--no-http, or no frontend folder)")
+    HttpResponse::NotFound()
+        .body("this cartaflow serves no frontend (--no-http, or no frontend folder)")
 }
 
 fn listener(config: &Config) -> std::io::Result<TcpListener> {
-    let tries = if config.port_explicit || config.port == 0 { 1 } else { PORT_TRIES + 1 };
+    let tries = if config.port_explicit || config.port == 0 {
+        1
+    } else {
+        PORT_TRIES + 1
+    };
     let mut last_err = None;
     for i in 0..tries {
-        let Some(port) = config.port.checked_add(i) else { break };
+        let Some(port) = config.port.checked_add(i) else {
+            break;
+        };
         match TcpListener::bind((config.host.as_str(), port)) {
             Ok(l) => return Ok(l),
             Err(e) => {
@@ -94,7 +101,9 @@ fn listener(config: &Config) -> std::io::Result<TcpListener> {
 
 fn display_host(host: &str) -> String {
     match host {
-        "0.0.0.0" | "::" | "" => std::env::var("SERVER_IP").unwrap_or_else(|_| "localhost".to_string()),
+        "0.0.0.0" | "::" | "" => {
+            std::env::var("SERVER_IP").unwrap_or_else(|_| "localhost".to_string())
+        }
         h if h.contains(':') => format!("[{h}]"),
         h => h.to_string(),
     }
@@ -131,7 +140,10 @@ pub async fn run(state: Arc<AppState>) -> std::io::Result<()> {
     let config = &state.config;
     let listener = listener(config)?;
     let port = listener.local_addr()?.port();
-    let frontend = config.frontend_folder.clone().filter(|_| config.serve_frontend);
+    let frontend = config
+        .frontend_folder
+        .clone()
+        .filter(|_| config.serve_frontend);
     let data = web::Data::new(state.clone());
     let workers = config.workers.clamp(1, 4);
     let app_frontend = frontend.clone();

@@ -36,7 +36,10 @@ impl AppState {
             .unwrap_or(1)
             .max(1);
         Ok(Arc::new(AppState {
-            confinement: Confinement::new(config.top_level_folder.clone(), config.starting_folder.clone()),
+            confinement: Confinement::new(
+                config.top_level_folder.clone(),
+                config.starting_folder.clone(),
+            ),
             config,
             io_pool,
             started: Instant::now(),

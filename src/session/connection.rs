@@ -53,7 +53,10 @@ fn platform_strings(controller: bool) -> HashMap<String, String> {
     p.insert("platform".into(), std::env::consts::OS.into());
     p.insert("architecture".into(), std::env::consts::ARCH.into());
     p.insert("deployment".into(), "cartaflow".into());
-    p.insert("server".into(), format!("cartaflow {}", env!("CARGO_PKG_VERSION")));
+    p.insert(
+        "server".into(),
+        format!("cartaflow {}", env!("CARGO_PKG_VERSION")),
+    );
     if let Ok(text) = std::fs::read_to_string("/etc/os-release") {
         if let Some(name) = text.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=")) {
             p.insert("release_info".into(), name.trim_matches('"').to_string());

@@ -14,7 +14,12 @@ use crate::image;
 use crate::protocol::{self, pb, EventType};
 
 impl SessionActor {
-    pub(super) fn on_file_list(&mut self, request_id: u32, msg: pb::FileListRequest, ctx: &mut ws::WebsocketContext<Self>) {
+    pub(super) fn on_file_list(
+        &mut self,
+        request_id: u32,
+        msg: pb::FileListRequest,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
         let confinement = self.state.confinement.clone();
         let dir = match confinement.resolve_dir(&msg.directory) {
             Ok(d) => d,
@@ -46,7 +51,11 @@ impl SessionActor {
             let _guard = span.enter();
             let progress_addr = addr.clone();
             let mut progress = |p: pb::ListProgress| {
-                progress_addr.do_send(Outgoing(protocol::encode(EventType::FileListProgress, 0, &p)));
+                progress_addr.do_send(Outgoing(protocol::encode(
+                    EventType::FileListProgress,
+                    0,
+                    &p,
+                )));
             };
             let result = list_directory(&confinement, &dir, &options, &cancel, &mut progress);
             let reply = match result {
@@ -70,7 +79,11 @@ impl SessionActor {
                     ..Default::default()
                 },
             };
-            addr.do_send(Outgoing(protocol::encode(EventType::FileListResponse, request_id, &reply)));
+            addr.do_send(Outgoing(protocol::encode(
+                EventType::FileListResponse,
+                request_id,
+                &reply,
+            )));
         });
     }
 
@@ -80,11 +93,23 @@ impl SessionActor {
         }
     }
 
-    pub(super) fn on_file_info(&mut self, request_id: u32, msg: pb::FileInfoRequest, ctx: &mut ws::WebsocketContext<Self>) {
-        let resolved = match self.state.confinement.resolve_file(&msg.directory, &msg.file) {
+    pub(super) fn on_file_info(
+        &mut self,
+        request_id: u32,
+        msg: pb::FileInfoRequest,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
+        let resolved = match self
+            .state
+            .confinement
+            .resolve_file(&msg.directory, &msg.file)
+        {
             Ok(r) if r.absolute.is_file() => r,
             Ok(_) => {
-                let reply = failed_info(&msg.file, FilesError::NotAFile(msg.file.clone()).to_string());
+                let reply = failed_info(
+                    &msg.file,
+                    FilesError::NotAFile(msg.file.clone()).to_string(),
+                );
                 self.send(ctx, EventType::FileInfoResponse, request_id, &reply);
                 return;
             }
@@ -114,15 +139,27 @@ impl SessionActor {
                     r
                 }
             };
-            addr.do_send(Outgoing(protocol::encode(EventType::FileInfoResponse, request_id, &reply)));
+            addr.do_send(Outgoing(protocol::encode(
+                EventType::FileInfoResponse,
+                request_id,
+                &reply,
+            )));
         });
     }
 
-    pub(super) fn on_open_file(&mut self, request_id: u32, msg: pb::OpenFile, ctx: &mut ws::WebsocketContext<Self>) {
+    pub(super) fn on_open_file(
+        &mut self,
+        request_id: u32,
+        msg: pb::OpenFile,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
         let ack = pb::OpenFileAck {
             success: false,
             file_id: msg.file_id,
-            message: format!("Cannot open '{}': image viewing is not implemented by this server yet", msg.file),
+            message: format!(
+                "Cannot open '{}': image viewing is not implemented by this server yet",
+                msg.file
+            ),
             ..Default::default()
         };
         self.send(ctx, EventType::OpenFileAck, request_id, &ack);

@@ -46,14 +46,28 @@ impl SessionActor {
         }
     }
 
-    fn send(&self, ctx: &mut ws::WebsocketContext<Self>, event: EventType, request_id: u32, msg: &impl prost::Message) {
+    fn send(
+        &self,
+        ctx: &mut ws::WebsocketContext<Self>,
+        event: EventType,
+        request_id: u32,
+        msg: &impl prost::Message,
+    ) {
         ctx.binary(protocol::encode(event, request_id, msg));
     }
 
     /// Sends ERROR_DATA: the frontend shows it in its log (and as a toast for errors).
-    fn send_error(&self, ctx: &mut ws::WebsocketContext<Self>, severity: pb::ErrorSeverity, tag: &str, message: String) {
+    fn send_error(
+        &self,
+        ctx: &mut ws::WebsocketContext<Self>,
+        severity: pb::ErrorSeverity,
+        tag: &str,
+        message: String,
+    ) {
         match severity {
-            pb::ErrorSeverity::Error | pb::ErrorSeverity::Critical => warn!(parent: &self.span, "{message}"),
+            pb::ErrorSeverity::Error | pb::ErrorSeverity::Critical => {
+                warn!(parent: &self.span, "{message}")
+            }
             _ => debug!(parent: &self.span, "{message}"),
         }
         let mut err = pb::ErrorData {
@@ -72,7 +86,12 @@ impl SessionActor {
                 debug!(parent: &self.span, event = request.name(), request_id = header.request_id, "request");
                 self.dispatch(header, request, ctx);
             }
-            Err(e) => self.send_error(ctx, pb::ErrorSeverity::Error, "protocol", format!("Bad message: {e}")),
+            Err(e) => self.send_error(
+                ctx,
+                pb::ErrorSeverity::Error,
+                "protocol",
+                format!("Bad message: {e}"),
+            ),
         }
     }
 
@@ -90,7 +109,10 @@ impl SessionActor {
                 ctx,
                 pb::ErrorSeverity::Warning,
                 "unsupported",
-                format!("{} is not supported by this server yet", event.as_str_name()),
+                format!(
+                    "{} is not supported by this server yet",
+                    event.as_str_name()
+                ),
             ),
         }
     }
@@ -134,16 +156,21 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for SessionActor {
         match msg {
             Ok(ws::Message::Binary(data)) => self.on_binary(&data, ctx),
             Ok(ws::Message::Text(text)) if text.trim() == "PING" => ctx.text("PONG"),
-            Ok(ws::Message::Text(text)) => debug!(parent: &self.span, "ignoring text frame {:?}", text.chars().take(32).collect::<String>()),
+            Ok(ws::Message::Text(text)) => {
+                debug!(parent: &self.span, "ignoring text frame {:?}", text.chars().take(32).collect::<String>())
+            }
             Ok(ws::Message::Ping(p)) => ctx.pong(&p),
             Ok(ws::Message::Pong(_)) | Ok(ws::Message::Nop) => {}
             Ok(ws::Message::Close(reason)) => {
                 ctx.close(reason);
                 ctx.stop();
             }
-            Ok(ws::Message::Continuation(_)) => {
-                self.send_error(ctx, pb::ErrorSeverity::Error, "protocol", "Fragmented messages are not supported".into())
-            }
+            Ok(ws::Message::Continuation(_)) => self.send_error(
+                ctx,
+                pb::ErrorSeverity::Error,
+                "protocol",
+                "Fragmented messages are not supported".into(),
+            ),
             Err(e) => {
                 // Mostly a client that went away without a close frame.
                 debug!(parent: &self.span, "WebSocket closed: {e}");

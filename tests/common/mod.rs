@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use cartaflow::protocol::{self, pb, EventType, Header};
 use futures_util::{SinkExt, StreamExt};
-use prost::Message as _;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -27,7 +26,11 @@ pub fn fixtures() -> &'static Path {
             .unwrap_or_else(|| root.join("target/test-fixtures"));
         if !dir.join("expected.json").is_file() {
             let venv = root.join(".venv/bin/python");
-            let python = if venv.is_file() { venv } else { PathBuf::from("python3") };
+            let python = if venv.is_file() {
+                venv
+            } else {
+                PathBuf::from("python3")
+            };
             let status = Command::new(&python)
                 .arg(root.join("scripts/gen_fixtures.py"))
                 .arg(&dir)
@@ -42,7 +45,8 @@ pub fn fixtures() -> &'static Path {
 pub fn expected() -> &'static serde_json::Value {
     static EXPECTED: OnceLock<serde_json::Value> = OnceLock::new();
     EXPECTED.get_or_init(|| {
-        let text = std::fs::read_to_string(fixtures().join("expected.json")).expect("expected.json");
+        let text =
+            std::fs::read_to_string(fixtures().join("expected.json")).expect("expected.json");
         serde_json::from_str(&text).expect("expected.json parses")
     })
 }
@@ -108,7 +112,12 @@ impl Server {
         };
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        let url = line.split("listening on ").nth(1).expect("url").trim().to_string();
+        let url = line
+            .split("listening on ")
+            .nth(1)
+            .expect("url")
+            .trim()
+            .to_string();
         let port = url
             .split("://")
             .nth(1)
@@ -124,10 +133,15 @@ impl Server {
     }
 
     pub async fn connect(&self) -> Client {
-        self.connect_path(&format!("/?token={TOKEN}")).await.expect("connect")
+        self.connect_path(&format!("/?token={TOKEN}"))
+            .await
+            .expect("connect")
     }
 
-    pub async fn connect_path(&self, path: &str) -> Result<Client, tokio_tungstenite::tungstenite::Error> {
+    pub async fn connect_path(
+        &self,
+        path: &str,
+    ) -> Result<Client, tokio_tungstenite::tungstenite::Error> {
         let url = format!("ws://127.0.0.1:{}{}", self.port, path);
         let (ws, _) = tokio_tungstenite::connect_async(url).await?;
         Ok(Client { ws, next_id: 1 })
@@ -154,22 +168,36 @@ impl Client {
     pub async fn send(&mut self, event: EventType, msg: &impl prost::Message) -> u32 {
         let id = self.next_id;
         self.next_id += 1;
-        self.send_raw(frame(event, protocol::ICD_VERSION, id, &msg.encode_to_vec())).await;
+        self.send_raw(frame(
+            event,
+            protocol::ICD_VERSION,
+            id,
+            &msg.encode_to_vec(),
+        ))
+        .await;
         id
     }
 
     pub async fn send_raw(&mut self, bytes: Vec<u8>) {
-        self.ws.send(Message::Binary(bytes.into())).await.expect("send");
+        self.ws
+            .send(Message::Binary(bytes.into()))
+            .await
+            .expect("send");
     }
 
     /// The next binary frame (text frames are returned as event 0 with the text as payload), within 10 s.
     pub async fn next(&mut self) -> (Header, Vec<u8>) {
-        self.next_within(Duration::from_secs(10)).await.expect("a message within 10 s")
+        self.next_within(Duration::from_secs(10))
+            .await
+            .expect("a message within 10 s")
     }
 
     pub async fn next_within(&mut self, limit: Duration) -> Option<(Header, Vec<u8>)> {
         loop {
-            let msg = tokio::time::timeout(limit, self.ws.next()).await.ok()??.ok()?;
+            let msg = tokio::time::timeout(limit, self.ws.next())
+                .await
+                .ok()??
+                .ok()?;
             match msg {
                 Message::Binary(b) => {
                     let (h, payload) = Header::split(&b).expect("server frames have a header");
@@ -177,7 +205,11 @@ impl Client {
                     return Some((h, payload.to_vec()));
                 }
                 Message::Text(t) => {
-                    let h = Header { event_type: 0, icd_version: protocol::ICD_VERSION, request_id: 0 };
+                    let h = Header {
+                        event_type: 0,
+                        icd_version: protocol::ICD_VERSION,
+                        request_id: 0,
+                    };
                     return Some((h, t.as_bytes().to_vec()));
                 }
                 Message::Close(_) => return None,
@@ -201,31 +233,61 @@ impl Client {
         let id = self
             .send(
                 EventType::RegisterViewer,
-                &pb::RegisterViewer { session_id: 0, api_key: String::new(), client_feature_flags: 5 },
+                &pb::RegisterViewer {
+                    session_id: 0,
+                    api_key: String::new(),
+                    client_feature_flags: 5,
+                },
             )
             .await;
-        let (h, ack) = self.expect::<pb::RegisterViewerAck>(EventType::RegisterViewerAck).await;
+        let (h, ack) = self
+            .expect::<pb::RegisterViewerAck>(EventType::RegisterViewerAck)
+            .await;
         assert_eq!(h.request_id, id);
         ack
     }
 
-    pub async fn file_list(&mut self, directory: &str, mode: pb::FileListFilterMode) -> pb::FileListResponse {
+    pub async fn file_list(
+        &mut self,
+        directory: &str,
+        mode: pb::FileListFilterMode,
+    ) -> pb::FileListResponse {
         let id = self
-            .send(EventType::FileListRequest, &pb::FileListRequest { directory: directory.into(), filter_mode: mode as i32 })
+            .send(
+                EventType::FileListRequest,
+                &pb::FileListRequest {
+                    directory: directory.into(),
+                    filter_mode: mode as i32,
+                },
+            )
             .await;
-        let (h, r) = self.expect::<pb::FileListResponse>(EventType::FileListResponse).await;
+        let (h, r) = self
+            .expect::<pb::FileListResponse>(EventType::FileListResponse)
+            .await;
         assert_eq!(h.request_id, id);
         r
     }
 
-    pub async fn file_info(&mut self, directory: &str, file: &str, hdu: &str) -> pb::FileInfoResponse {
+    pub async fn file_info(
+        &mut self,
+        directory: &str,
+        file: &str,
+        hdu: &str,
+    ) -> pb::FileInfoResponse {
         let id = self
             .send(
                 EventType::FileInfoRequest,
-                &pb::FileInfoRequest { directory: directory.into(), file: file.into(), hdu: hdu.into(), support_aips_beam: false },
+                &pb::FileInfoRequest {
+                    directory: directory.into(),
+                    file: file.into(),
+                    hdu: hdu.into(),
+                    support_aips_beam: false,
+                },
             )
             .await;
-        let (h, r) = self.expect::<pb::FileInfoResponse>(EventType::FileInfoResponse).await;
+        let (h, r) = self
+            .expect::<pb::FileInfoResponse>(EventType::FileInfoResponse)
+            .await;
         assert_eq!(h.request_id, id);
         r
     }
