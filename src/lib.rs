@@ -11,9 +11,11 @@
 //!
 //! ARCHITECTURE.md at the repository root describes how they fit together.
 
+pub mod analysis;
 pub mod config;
 pub mod files;
 pub mod image;
 pub mod protocol;
 pub mod server;
 pub mod session;
+pub mod tiles;

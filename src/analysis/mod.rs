@@ -1,0 +1,5 @@
+//! Pure computation over pixel slices, with partial results that merge: basic statistics (one fused pass,
+//! f64 accumulators, mergeable variance) and histograms with the bin rule the frontend expects.
+
+pub mod histogram;
+pub mod stats;
