@@ -18,7 +18,11 @@ pub fn auto_bins(width: usize, height: usize) -> usize {
 impl Histogram {
     /// An empty histogram of `num_bins` (at least 1) over [min, max].
     pub fn new(min: f64, max: f64, num_bins: usize) -> Histogram {
-        Histogram { min, max, bins: vec![0; num_bins.max(1)] }
+        Histogram {
+            min,
+            max,
+            bins: vec![0; num_bins.max(1)],
+        }
     }
 
     pub fn bin_width(&self) -> f64 {
@@ -30,7 +34,7 @@ impl Histogram {
         let n = self.bins.len();
         let (min, max) = (self.min, self.max);
         let width = self.bin_width();
-        if !(width > 0.0) {
+        if width.is_nan() || width <= 0.0 {
             // A zero-width range: everything equal to min is one bin.
             let hits = data.iter().filter(|v| f64::from(**v) == min).count() as i64;
             self.bins[0] += hits;
@@ -67,7 +71,24 @@ mod tests {
     #[test]
     fn edge_rules() {
         // The reference backend's test case: 10 bins over [0, 10].
-        let data = [0.0, 0.5, 1.0, 4.0, 4.5, 4.7, 4.9, 5.0, 5.0, 5.0, 9.1, 10.0, -1.0, -1e-9, 1e9 + 10.0, 11.0];
+        let data = [
+            0.0,
+            0.5,
+            1.0,
+            4.0,
+            4.5,
+            4.7,
+            4.9,
+            5.0,
+            5.0,
+            5.0,
+            9.1,
+            10.0,
+            -1.0,
+            -1e-9,
+            1e9 + 10.0,
+            11.0,
+        ];
         let mut h = Histogram::new(0.0, 10.0, 10);
         h.add(&data);
         assert_eq!(h.bins, vec![2, 1, 0, 0, 4, 3, 0, 0, 0, 2]);

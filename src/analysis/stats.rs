@@ -37,8 +37,14 @@ impl BasicStats {
     /// Statistics of one slice in a single pass. Deviations are taken from the slice's first finite value so
     /// the variance does not suffer from cancellation when the values sit far from zero.
     pub fn of(data: &[f32]) -> BasicStats {
-        let shift = data.iter().copied().find(|v| v.is_finite()).map(f64::from).unwrap_or(0.0);
-        let (mut n, mut sum, mut sum_sq, mut dsum, mut dsq) = (0u64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
+        let shift = data
+            .iter()
+            .copied()
+            .find(|v| v.is_finite())
+            .map(f64::from)
+            .unwrap_or(0.0);
+        let (mut n, mut sum, mut sum_sq, mut dsum, mut dsq) =
+            (0u64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
         let (mut min, mut max) = (f32::INFINITY, f32::NEG_INFINITY);
         for &v in data {
             if v.is_finite() {
@@ -54,7 +60,10 @@ impl BasicStats {
             }
         }
         if n == 0 {
-            return BasicStats { nan_count: data.len() as u64, ..BasicStats::default() };
+            return BasicStats {
+                nan_count: data.len() as u64,
+                ..BasicStats::default()
+            };
         }
         let nf = n as f64;
         BasicStats {
@@ -72,10 +81,16 @@ impl BasicStats {
     /// Combines two partials (order does not matter).
     pub fn merge(self, other: BasicStats) -> BasicStats {
         if other.count == 0 {
-            return BasicStats { nan_count: self.nan_count + other.nan_count, ..self };
+            return BasicStats {
+                nan_count: self.nan_count + other.nan_count,
+                ..self
+            };
         }
         if self.count == 0 {
-            return BasicStats { nan_count: self.nan_count + other.nan_count, ..other };
+            return BasicStats {
+                nan_count: self.nan_count + other.nan_count,
+                ..other
+            };
         }
         let n = self.count + other.count;
         let delta = other.mean - self.mean;
@@ -131,19 +146,31 @@ mod tests {
 
     #[test]
     fn single_pass_and_merge_agree() {
-        let data: Vec<f32> = (0..1000).map(|i| 1e6 + (i % 17) as f32 * 0.25).chain([f32::NAN, f32::INFINITY]).collect();
+        let data: Vec<f32> = (0..1000)
+            .map(|i| 1e6 + (i % 17) as f32 * 0.25)
+            .chain([f32::NAN, f32::INFINITY])
+            .collect();
         let whole = BasicStats::of(&data);
         let merged = BasicStats::of(&data[..333]).merge(BasicStats::of(&data[333..]));
         assert_eq!(whole.count, 1000);
         assert_eq!(whole.nan_count, 2);
         assert_eq!(merged.count, whole.count);
         assert_eq!(merged.nan_count, 2);
-        let xs: Vec<f64> = data.iter().filter(|v| v.is_finite()).map(|v| f64::from(*v)).collect();
+        let xs: Vec<f64> = data
+            .iter()
+            .filter(|v| v.is_finite())
+            .map(|v| f64::from(*v))
+            .collect();
         let mean = xs.iter().sum::<f64>() / xs.len() as f64;
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (xs.len() - 1) as f64;
         for s in [whole, merged] {
             assert!((s.mean() - mean).abs() <= 1e-12 * mean.abs());
-            assert!((s.std_dev() - var.sqrt()).abs() <= 1e-9 * var.sqrt(), "{} vs {}", s.std_dev(), var.sqrt());
+            assert!(
+                (s.std_dev() - var.sqrt()).abs() <= 1e-9 * var.sqrt(),
+                "{} vs {}",
+                s.std_dev(),
+                var.sqrt()
+            );
             assert_eq!(s.range(), Some((1e6, 1e6 + 4.0)));
         }
     }

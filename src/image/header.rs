@@ -139,14 +139,18 @@ impl Header {
             if card.keyword == "CONTINUE" {
                 if let Some(Card {
                     value: Some(Value::Text(prev)),
+                    comment,
                     ..
                 }) = out.last_mut()
                 {
                     if prev.ends_with('&') {
-                        let (v, _) = parse_value_field(&card.text);
+                        let (v, more_comment) = parse_value_field(&card.text);
                         if let Some(Value::Text(more)) = v {
                             prev.pop();
                             prev.push_str(&more);
+                            if !more_comment.is_empty() {
+                                *comment = more_comment;
+                            }
                             continue;
                         }
                     }
@@ -226,7 +230,7 @@ fn entry(card: &Card) -> HeaderEntry {
     match value {
         Value::Text(t) => {
             e.value = if name.contains("UNIT") {
-                crate::image::units::normalise(t)
+                super::format::normalize_unit(t)
             } else {
                 t.clone()
             };

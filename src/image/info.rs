@@ -76,17 +76,11 @@ pub fn extended_info(input: &ExtendedInfoInput) -> pb::FileInfoExtended {
             e
         })
         .collect();
-    let dim = |i: usize| {
-        shape
-            .get(i)
-            .map(|n| i32::try_from(*n).unwrap_or(i32::MAX))
-            .unwrap_or(1)
-    };
     let depth_axis = roles.depth;
     pb::FileInfoExtended {
         dimensions: i32::try_from(shape.len()).unwrap_or(0),
-        width: dim(0),
-        height: dim(1),
+        width: axis_len(shape, roles.render_x),
+        height: axis_len(shape, roles.render_y),
         depth: if depth_axis > 0 {
             axis_len(shape, depth_axis)
         } else {

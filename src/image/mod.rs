@@ -3,10 +3,11 @@
 
 pub mod computed;
 pub mod fits;
+pub mod format;
 pub mod hdf5;
 pub mod header;
 mod info;
-pub mod units;
+pub mod projection;
 pub mod wcs;
 
 pub use info::{extended_info, ExtendedInfoInput};

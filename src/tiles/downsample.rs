@@ -34,7 +34,10 @@ impl BlockSums {
             let oy = (y - b.y0) / mip;
             let out_sums = &mut self.sums[oy * b.width..(oy + 1) * b.width];
             let out_counts = &mut self.counts[oy * b.width..(oy + 1) * b.width];
-            for (block, (s, c)) in row.chunks(mip).zip(out_sums.iter_mut().zip(out_counts.iter_mut())) {
+            for (block, (s, c)) in row
+                .chunks(mip)
+                .zip(out_sums.iter_mut().zip(out_counts.iter_mut()))
+            {
                 for v in block {
                     if v.is_finite() {
                         *s += f64::from(*v);
@@ -61,7 +64,13 @@ impl BlockSums {
         self.sums
             .iter()
             .zip(&self.counts)
-            .map(|(s, c)| if *c == 0 { f32::NAN } else { (s / f64::from(*c)) as f32 })
+            .map(|(s, c)| {
+                if *c == 0 {
+                    f32::NAN
+                } else {
+                    (s / f64::from(*c)) as f32
+                }
+            })
             .collect()
     }
 }
@@ -83,11 +92,31 @@ mod tests {
         // 5x3 image, mip 2 tile: output 3x2.
         let w = 5;
         let plane: Vec<f32> = vec![
-            1.0, 3.0, 5.0, f32::NAN, 9.0, //
-            1.0, 3.0, 5.0, f32::NAN, f32::NAN, //
-            2.0, f32::NAN, f32::NAN, f32::NAN, 4.0,
+            1.0,
+            3.0,
+            5.0,
+            f32::NAN,
+            9.0, //
+            1.0,
+            3.0,
+            5.0,
+            f32::NAN,
+            f32::NAN, //
+            2.0,
+            f32::NAN,
+            f32::NAN,
+            f32::NAN,
+            4.0,
         ];
-        let b = TileBounds { x0: 0, x1: 5, y0: 0, y1: 3, mip: 2, width: 3, height: 2 };
+        let b = TileBounds {
+            x0: 0,
+            x1: 5,
+            y0: 0,
+            y1: 3,
+            mip: 2,
+            width: 3,
+            height: 2,
+        };
         let out = tile_from_plane(&plane, w, b);
         assert_eq!(out[0], 2.0);
         assert_eq!(out[1], 5.0);
@@ -100,8 +129,19 @@ mod tests {
     #[test]
     fn partial_rows_merge_to_the_whole() {
         let (w, h) = (600, 520);
-        let plane: Vec<f32> = (0..w * h).map(|i| ((i * 7919) % 1000) as f32 * 0.5).collect();
-        let b = TileBounds::of(TileId { x: 0, y: 0, layer: 0 }, w, h).expect("tile");
+        let plane: Vec<f32> = (0..w * h)
+            .map(|i| ((i * 7919) % 1000) as f32 * 0.5)
+            .collect();
+        let b = TileBounds::of(
+            TileId {
+                x: 0,
+                y: 0,
+                layer: 0,
+            },
+            w,
+            h,
+        )
+        .expect("tile");
         let whole = tile_from_plane(&plane, w, b);
         let mut a = BlockSums::new(b);
         a.add_rows(&plane[..w * 100], w, 0);

@@ -38,7 +38,10 @@ impl TileId {
 
 /// Number of layers above layer 0: `ceil(log2(max(ceil(W/256), ceil(H/256))))`.
 pub fn total_layers(width: usize, height: usize) -> u32 {
-    let tiles = width.div_ceil(TILE_SIZE).max(height.div_ceil(TILE_SIZE)).max(1);
+    let tiles = width
+        .div_ceil(TILE_SIZE)
+        .max(height.div_ceil(TILE_SIZE))
+        .max(1);
     tiles.next_power_of_two().trailing_zeros()
 }
 
@@ -98,11 +101,22 @@ mod tests {
 
     #[test]
     fn id_round_trip() {
-        let t = TileId { x: 5, y: 3, layer: 2 };
+        let t = TileId {
+            x: 5,
+            y: 3,
+            layer: 2,
+        };
         assert_eq!(t.encode(), (2 << 24) | (3 << 12) | 5);
         assert_eq!(TileId::decode(t.encode()), Some(t));
         assert_eq!(TileId::decode(-1), None);
-        assert_eq!(TileId::decode(4095), Some(TileId { x: 4095, y: 0, layer: 0 }));
+        assert_eq!(
+            TileId::decode(4095),
+            Some(TileId {
+                x: 4095,
+                y: 0,
+                layer: 0
+            })
+        );
     }
 
     #[test]
@@ -112,13 +126,65 @@ mod tests {
         assert_eq!(total_layers(640, 480), 2);
         assert_eq!(total_layers(20000, 20000), 7);
         // FRONTEND.md: L0:0,0 of a 640x480 image is 160x120 (mip 4).
-        let b = TileBounds::of(TileId { x: 0, y: 0, layer: 0 }, 640, 480).expect("tile");
+        let b = TileBounds::of(
+            TileId {
+                x: 0,
+                y: 0,
+                layer: 0,
+            },
+            640,
+            480,
+        )
+        .expect("tile");
         assert_eq!((b.mip, b.width, b.height), (4, 160, 120));
-        let edge = TileBounds::of(TileId { x: 2, y: 1, layer: 2 }, 640, 480).expect("tile");
-        assert_eq!((edge.x0, edge.x1, edge.y0, edge.y1, edge.width, edge.height), (512, 640, 256, 480, 128, 224));
-        assert_eq!(TileBounds::of(TileId { x: 3, y: 0, layer: 2 }, 640, 480), None);
-        assert_eq!(TileBounds::of(TileId { x: 0, y: 0, layer: 3 }, 640, 480), None);
-        let odd = TileBounds::of(TileId { x: 0, y: 0, layer: 0 }, 1001, 999).expect("tile");
+        let edge = TileBounds::of(
+            TileId {
+                x: 2,
+                y: 1,
+                layer: 2,
+            },
+            640,
+            480,
+        )
+        .expect("tile");
+        assert_eq!(
+            (edge.x0, edge.x1, edge.y0, edge.y1, edge.width, edge.height),
+            (512, 640, 256, 480, 128, 224)
+        );
+        assert_eq!(
+            TileBounds::of(
+                TileId {
+                    x: 3,
+                    y: 0,
+                    layer: 2
+                },
+                640,
+                480
+            ),
+            None
+        );
+        assert_eq!(
+            TileBounds::of(
+                TileId {
+                    x: 0,
+                    y: 0,
+                    layer: 3
+                },
+                640,
+                480
+            ),
+            None
+        );
+        let odd = TileBounds::of(
+            TileId {
+                x: 0,
+                y: 0,
+                layer: 0,
+            },
+            1001,
+            999,
+        )
+        .expect("tile");
         assert_eq!((odd.mip, odd.width, odd.height), (4, 251, 250));
     }
 }

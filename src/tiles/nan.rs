@@ -43,7 +43,11 @@ pub fn fill_for_compression(data: &mut [f32], width: usize, height: usize) {
             if !has_nan {
                 continue;
             }
-            let fill = if n > 0 { (sum / f64::from(n)) as f32 } else { 0.0 };
+            let fill = if n > 0 {
+                (sum / f64::from(n)) as f32
+            } else {
+                0.0
+            };
             for y in by..(by + 4).min(height) {
                 for v in &mut data[y * width + bx..y * width + (bx + 4).min(width)] {
                     if !v.is_finite() {

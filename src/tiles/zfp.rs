@@ -5,9 +5,9 @@
 use std::os::raw::c_void;
 
 use zfp_sys::{
-    stream_close, stream_open, zfp_compress, zfp_decompress, zfp_field_2d, zfp_field_free, zfp_stream_close,
-    zfp_stream_maximum_size, zfp_stream_open, zfp_stream_rewind, zfp_stream_set_bit_stream,
-    zfp_stream_set_precision, zfp_type_zfp_type_float,
+    stream_close, stream_open, zfp_compress, zfp_decompress, zfp_field_2d, zfp_field_free,
+    zfp_stream_close, zfp_stream_maximum_size, zfp_stream_open, zfp_stream_rewind,
+    zfp_stream_set_bit_stream, zfp_stream_set_precision, zfp_type_zfp_type_float,
 };
 
 /// ZFP failed to compress or decompress (out of memory, or sizes that do not fit).
@@ -48,14 +48,24 @@ fn dims(width: usize, height: usize, len: usize) -> Result<(usize, usize), ZfpEr
 }
 
 /// Compresses `data` (`width`×`height`, finite values) at `precision` bit planes (1..=32).
-pub fn compress(data: &[f32], width: usize, height: usize, precision: u32) -> Result<Vec<u8>, ZfpError> {
+pub fn compress(
+    data: &[f32],
+    width: usize,
+    height: usize,
+    precision: u32,
+) -> Result<Vec<u8>, ZfpError> {
     let (nx, ny) = dims(width, height, data.len())?;
     let precision = precision.clamp(1, 32);
     // SAFETY: the field points at `data`, which outlives the codec; zfp only reads it during compression. The
     // output buffer is sized by zfp_stream_maximum_size, and the bit stream is closed before it is returned.
     unsafe {
         let mut codec = Codec {
-            field: zfp_field_2d(data.as_ptr() as *mut c_void, zfp_type_zfp_type_float, nx, ny),
+            field: zfp_field_2d(
+                data.as_ptr() as *mut c_void,
+                zfp_type_zfp_type_float,
+                nx,
+                ny,
+            ),
             zfp: zfp_stream_open(std::ptr::null_mut()),
             stream: std::ptr::null_mut(),
         };
@@ -82,13 +92,23 @@ pub fn compress(data: &[f32], width: usize, height: usize, precision: u32) -> Re
 }
 
 /// Decompresses what [`compress`] produced (used by tests and tools).
-pub fn decompress(bytes: &[u8], width: usize, height: usize, precision: u32) -> Result<Vec<f32>, ZfpError> {
+pub fn decompress(
+    bytes: &[u8],
+    width: usize,
+    height: usize,
+    precision: u32,
+) -> Result<Vec<f32>, ZfpError> {
     let mut out = vec![0f32; width * height];
     let (nx, ny) = dims(width, height, out.len())?;
     // SAFETY: as in `compress`; zfp writes exactly nx*ny floats into `out` and reads at most `bytes.len()` bytes.
     unsafe {
         let mut codec = Codec {
-            field: zfp_field_2d(out.as_mut_ptr() as *mut c_void, zfp_type_zfp_type_float, nx, ny),
+            field: zfp_field_2d(
+                out.as_mut_ptr() as *mut c_void,
+                zfp_type_zfp_type_float,
+                nx,
+                ny,
+            ),
             zfp: zfp_stream_open(std::ptr::null_mut()),
             stream: std::ptr::null_mut(),
         };
@@ -116,16 +136,25 @@ mod tests {
     #[test]
     fn round_trip_within_precision() {
         let (w, h) = (37, 19);
-        let data: Vec<f32> = (0..w * h).map(|i| ((i as f32) * 0.37).sin() * 100.0 + 3.0).collect();
+        let data: Vec<f32> = (0..w * h)
+            .map(|i| ((i as f32) * 0.37).sin() * 100.0 + 3.0)
+            .collect();
         for precision in [11u32, 16, 24] {
             let bytes = compress(&data, w, h, precision).expect("compress");
             assert!(bytes.len() < data.len() * 4);
             let back = decompress(&bytes, w, h, precision).expect("decompress");
-            let max_err = data.iter().zip(&back).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            let max_err = data
+                .iter()
+                .zip(&back)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
             // Fixed precision p keeps roughly p - 5 significant bits of each 4x4 block's largest magnitude
             // (103 here) after the 2-D decorrelating transform.
             let bound = 103.0 * 2f32.powi(5 - precision as i32);
-            assert!(max_err <= bound, "precision {precision}: error {max_err} > {bound}");
+            assert!(
+                max_err <= bound,
+                "precision {precision}: error {max_err} > {bound}"
+            );
         }
     }
 
