@@ -224,6 +224,128 @@ def make_hdf5_extra(d):
     write_idia(os.path.join(d, "idia_4d.hdf5"), cube, hdr)
 
 
+# The integer images of make_pixels: BITPIX -> (raw dtype, BSCALE, BZERO, BLANK, raw values).
+# Physical = raw * BSCALE + BZERO in float64 (astropy's scaled read), BLANK -> NaN; every
+# product and sum is exact in float64, only the float32 a reader returns may round.
+PIX_W, PIX_H = 37, 23
+PIX_BAD = [(1, 0), (36, 3), (5, 7), (18, 11)]   # (x, y) of the BLANK / NaN pixels
+
+
+def _pix_xy():
+    y, x = np.indices((PIX_H, PIX_W), dtype=np.int64)
+    return x, y
+
+
+def bitpix_specs():
+    x, y = _pix_xy()
+    return {
+        # unsigned bytes, no scaling
+        8: (np.uint8, 1, 0, 255, (x + 10 * y) % 250),
+        # physical = raw/2 - 3, negative and positive
+        16: (np.int16, 0.5, -3, -32768, x + 100 * y - 1000),
+        # unsigned 32-bit style: physical 3e9 + ... exceeds INT32_MAX; not float32-exact
+        32: (np.int32, 1, 2147483648, -2147483648,
+             3000000000 + 1000 * x + 100000 * y - 2147483648),
+        # 64-bit raw beyond 2^32; physical about 1e10, not float32-exact
+        64: (np.int64, 2.0, -1.0e6, -99, 5000000000 + 1000 * x + 100000 * y),
+    }
+
+
+def write_scaled_int_fits(path, raw, bscale, bzero, blank, cards):
+    """A primary HDU holding the stored integers `raw` as they are, with exactly these
+    BSCALE/BZERO/BLANK cards (astropy drops BSCALE/BZERO given at construction, so they are
+    appended afterwards, in the place celestial_cards gives them)."""
+    from astropy.io import fits
+
+    hdu = fits.PrimaryHDU(data=raw, do_not_scale_image_data=True)
+    out = []
+    for c in cards:
+        if c[0] == "BSCALE":
+            out.append(("BSCALE", bscale, "PHYSICAL = PIXEL*BSCALE + BZERO"))
+        elif c[0] == "BZERO":
+            out.append(("BZERO", bzero, None))
+            out.append(("BLANK", blank, "stored value of undefined pixels"))
+        else:
+            out.append(c)
+    hdu.header.extend(make_fits_header(out))
+    hdu.writeto(path, output_verify="exception")
+
+
+def smooth_field(w, h):
+    """Smooth-ish float32 values (not the coded rule), so block means are not trivial."""
+    y, x = np.indices((h, w), dtype=np.float64)
+    return (50.0 * np.sin(x / 40.0) * np.cos(y / 30.0) + 0.02 * x + 0.05 * y).astype(np.float32)
+
+
+def make_pixels(d):
+    """images/pixels/: pixel-reading, tile and histogram fixtures (see the module docstring)."""
+    os.makedirs(d)
+    j = lambda *p: os.path.join(d, *p)  # noqa: E731
+    x, y = _pix_xy()
+    cards = celestial_cards(30.0, -30.0, 2.0, (19.0, 12.0), proj="SIN", obj="bitpix",
+                            telescope="VLA")
+
+    for bitpix, (dtype, bscale, bzero, blank, raw) in bitpix_specs().items():
+        raw = raw.astype(dtype)
+        for (px, py) in PIX_BAD:
+            raw[py, px] = blank
+        write_scaled_int_fits(j("bitpix_%d.fits" % bitpix), raw, bscale, bzero, blank, cards)
+
+    m32 = ((x + 100 * y) * 0.25 - 7.5).astype(np.float32)
+    m64 = (x + 100 * y + 0.1).astype(np.float64)       # not float32-exact
+    for arr in (m32, m64):
+        for (px, py) in PIX_BAD:
+            arr[py, px] = np.nan
+    write_fits(j("bitpix_m32.fits"), m32, cards)
+    write_fits(j("bitpix_m64.fits"), m64, cards)
+
+    img = smooth_field(700, 520)
+    img[201:263, 301:419] = np.nan        # a blanked rectangle, not aligned to mip blocks
+    img[77, :] = np.nan                   # a NaN row
+    img[:, 350] = np.nan                  # a NaN column (W//2)
+    rng = np.random.default_rng(20240601)
+    img[rng.integers(0, 520, 300), rng.integers(0, 700, 300)] = np.nan   # scattered
+    write_fits(j("tiles_nan.fits"), img,
+               celestial_cards(266.4168, -29.0078, 0.5, (350.5, 260.5), proj="SIN",
+                               obj="tiles_nan", telescope="MeerKAT"))
+
+    write_fits(j("degenerate.fits"), coded((30, 20, 1, 1)),
+               spectral_cards("degenerate", 201.365, -43.0191, (15.5, 10.5), stokes=True))
+    write_fits(j("cube_stokes.fits"), coded((24, 18, 5, 2)),
+               spectral_cards("cube_stokes", 201.365, -43.0191, (12.5, 9.5), stokes=True))
+
+    flat = np.full((2, 5, 6), 2.5, dtype=np.float32)
+    flat[1] = np.nan
+    write_fits(j("flat.fits"), flat, spectral_cards("flat", 10.0, 10.0, (3.5, 3.0)))
+
+    from astropy.io import fits
+    mips = coded((603, 521))              # odd sizes: clipped mip blocks at the right/bottom
+    mips[100:111, 201:233] = np.nan
+    mips[16:24, 16:24] = np.nan           # one whole 8x8 block
+    mips[520, 602] = np.nan               # the last pixel: a 1-pixel edge block with no value
+    hdr = fits.PrimaryHDU(data=mips, header=make_fits_header(
+        celestial_cards(83.6331, 22.0145, 1.0, (302.0, 261.0), proj="SIN", obj="chunked_mips")
+    )).header
+    write_idia(j("chunked_mips.hdf5"), mips, hdr)
+
+
+VALUE_RULES = {
+    "images/pixels/bitpix_8.fits": "raw (x + 10*y) % 250, BSCALE 1, BZERO 0",
+    "images/pixels/bitpix_16.fits": "raw x + 100*y - 1000; physical raw*0.5 - 3",
+    "images/pixels/bitpix_32.fits": "raw 3e9 + 1000*x + 100000*y - 2^31; physical raw + 2^31"
+                                    " (unsigned style)",
+    "images/pixels/bitpix_64.fits": "raw 5e9 + 1000*x + 100000*y; physical raw*2 - 1e6",
+    "images/pixels/bitpix_m32.fits": "(x + 100*y)*0.25 - 7.5",
+    "images/pixels/bitpix_m64.fits": "x + 100*y + 0.1 (float64)",
+    "images/pixels/tiles_nan.fits": "50 sin(x/40) cos(y/30) + 0.02x + 0.05y; NaN rectangle"
+                                    " x 301..418 y 201..262, row y=77, column x=350, 300"
+                                    " scattered pixels",
+    "images/pixels/flat.fits": "channel 0 constant 2.5, channel 1 all NaN",
+    "images/pixels/chunked_mips.hdf5": "pixel_value_rule; NaN at x 201..232 y 100..110,"
+                                       " x 16..23 y 16..23, and (602, 520)",
+}
+
+
 def make_big(big):
     """BIG_COUNT hard links of one tiny valid FITS file."""
     from astropy.io import fits
@@ -296,11 +418,65 @@ def pixel_samples(data):
     return out
 
 
+def as4d(data):
+    """data as [stokes][z][y][x]."""
+    return data.reshape((1,) * (4 - data.ndim) + data.shape)
+
+
+def histogram(plane):
+    """The colour-scale histogram of one plane (finite pixels, values as float64 of float32):
+    num_bins = max(2, int(sqrt(W*H))), bin of v = floor((v - min) / ((max - min) / num_bins))
+    clamped to num_bins - 1; one bin for a constant plane, none for an empty one."""
+    h, w = plane.shape
+    v = plane[np.isfinite(plane)].astype(np.float64)
+    n = int(v.size)
+    out = {"num_bins": 0, "min": None, "max": None, "bins": [], "mean": None,
+           "std_dev": None, "count": n}
+    if n == 0:
+        return out
+    lo, hi = float(v.min()), float(v.max())
+    out.update(min=lo, max=hi, mean=float(v.sum()) / n,
+               std_dev=float(np.std(v, ddof=1)) if n > 1 else None)
+    if lo == hi:
+        out.update(num_bins=1, bins=[n])
+        return out
+    nb = max(2, int(math.sqrt(w * h)))
+    width = (hi - lo) / nb
+    idx = np.minimum(np.floor((v - lo) / width).astype(np.int64), nb - 1)
+    out.update(num_bins=nb, bins=[int(b) for b in np.bincount(idx, minlength=nb)])
+    return out
+
+
+def plane_analysis(data):
+    """histograms (channel 0 / 1, Stokes 0 / 1), and rows/columns of channel 0, Stokes 0."""
+    d4 = as4d(data)
+    s_, z_, h, w = d4.shape
+    planes = [(0, 0)] + ([(1, 0)] if z_ > 1 else []) + ([(0, 1)] if s_ > 1 else [])
+    out = {"histograms": [dict({"channel": c, "stokes": s}, **histogram(d4[s, c]))
+                          for (c, s) in planes]}
+    if w * h <= 1_000_000:
+        p = d4[0, 0].astype(np.float32)
+        vals = lambda a: [jnum(np.float32(v)) for v in a]  # noqa: E731
+        out["rows"] = [{"channel": 0, "stokes": 0, "y": y, "values": vals(p[y, :])}
+                       for y in sorted({0, h // 2, h - 1})]
+        out["columns"] = [{"channel": 0, "stokes": 0, "x": x, "values": vals(p[:, x])}
+                          for x in sorted({0, w // 2, w - 1})]
+    return out
+
+
+def storage(header):
+    """How a FITS image HDU stores its pixels (cards as written; BLANK null when absent)."""
+    return {"bitpix": header["BITPIX"], "bscale": header.get("BSCALE", 1),
+            "bzero": header.get("BZERO", 0), "blank": header.get("BLANK")}
+
+
 def describe_fits(path):
     from astropy.io import fits
 
     hdus, image_hdus = [], []
-    with fits.open(path, memmap=False) as hl:
+    # uint=False: astropy's default (uint=True) returns BZERO=2^(n-1) images as unsigned
+    # integers and then ignores BLANK; this way every scaled image reads as float, BLANK -> NaN
+    with fits.open(path, memmap=False, uint=False) as hl:
         for i, h in enumerate(hl):
             kind = "PRIMARY" if i == 0 else h.header.get("XTENSION", "?").strip()
             extname = h.header.get("EXTNAME") if i > 0 else None
@@ -313,15 +489,17 @@ def describe_fits(path):
                 header.append({"keyword": c.keyword, "value": c.value,
                                "type": value_type(c.value), "comment": c.comment,
                                "records": len(c.image) // 80})
+            stored = storage(h.header)     # before h.data: astropy drops the scaling cards
             data = np.asarray(h.data, dtype=np.float32)
-            image_hdus.append({
+            image_hdus.append(dict({
                 "hdu": str(i),
                 "extname": extname,
                 "shape": [h.header["NAXIS%d" % k] for k in range(1, naxis + 1)],
                 "header": header,
                 "plane0_stats": plane0_stats(data),
                 "pixels": pixel_samples(data),
-            })
+                "storage": stored,
+            }, **plane_analysis(data)))
     return hdus, image_hdus
 
 
@@ -350,7 +528,7 @@ def describe_hdf5(path):
     header = [{"keyword": k, "value": v, "type": t, "comment": ""}
               for (k, v, t) in read_idia_attrs(path)]
     shape = list(reversed(data.shape))
-    return groups, [{
+    return groups, [dict({
         "hdu": "0",
         "extname": None,
         "shape": shape,
@@ -359,7 +537,7 @@ def describe_hdf5(path):
         "pixels": pixel_samples(data),
         "datasets": dict(sorted(datasets.items())),
         "chunks": dict(sorted(chunks.items())),
-    }]
+    }, **plane_analysis(data))]
 
 
 def sniff(path):
@@ -439,6 +617,77 @@ def describe_tree(out, top):
     return files, listings
 
 
+TILE_SIZE = 256
+TILE_FILES = ["images/pixels/tiles_nan.fits", "images/pixels/chunked_mips.hdf5"]
+
+
+def total_layers(w, h):
+    """ceil(log2(max(ceil(W/256), ceil(H/256)))), 0 when the image fits one tile."""
+    n = max(-(-w // TILE_SIZE), -(-h // TILE_SIZE))
+    return (n - 1).bit_length()
+
+
+def block_mean(src, mip):
+    """Mean of the finite pixels of each mip x mip block (blocks clipped at the right/bottom
+    edge average the pixels present), in float64, as float32; NaN where nothing is finite."""
+    h, w = src.shape
+    oh, ow = -(-h // mip), -(-w // mip)
+    p = np.full((oh * mip, ow * mip), np.nan)
+    p[:h, :w] = src
+    p = p.reshape(oh, mip, ow, mip)
+    fin = np.isfinite(p)
+    total = np.where(fin, p, 0.0).sum(axis=(1, 3))
+    count = fin.sum(axis=(1, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan).astype(np.float32)
+
+
+def load_plane0(path):
+    """Channel 0, Stokes 0 of an image file, float32 [y][x]."""
+    if path.endswith(".hdf5"):
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            return as4d(f["0/DATA"][()])[0, 0].astype(np.float32)
+    from astropy.io import fits
+
+    with fits.open(path, memmap=False, uint=False) as hl:
+        return as4d(np.asarray(hl[0].data, dtype=np.float32))[0, 0]
+
+
+def make_tiles(out):
+    """expected_tiles/*.f32 and the "tiles" list: every tile of layers 0 and 1 and two of
+    full resolution (one at the right/bottom edge) of each TILE_FILES image."""
+    tdir = os.path.join(out, "expected_tiles")
+    os.makedirs(tdir)
+    tiles = []
+    for rel in TILE_FILES:
+        plane = load_plane0(os.path.join(out, rel)).astype(np.float64)
+        h, w = plane.shape
+        top = total_layers(w, h)
+        n_full = (-(-w // TILE_SIZE), -(-h // TILE_SIZE))
+        wanted = []
+        for layer in range(min(2, top + 1)):
+            span = TILE_SIZE << (top - layer)
+            wanted += [(layer, tx, ty) for ty in range(-(-h // span))
+                       for tx in range(-(-w // span))]
+        wanted += [(top, 1, 1), (top, n_full[0] - 1, n_full[1] - 1)]
+        stem = os.path.basename(rel).replace(".", "_")
+        for (layer, tx, ty) in wanted:
+            mip = 1 << (top - layer)
+            span = TILE_SIZE * mip
+            x0, y0 = tx * span, ty * span
+            block = block_mean(plane[y0:min(h, y0 + span), x0:min(w, x0 + span)], mip)
+            name = "%s_L%d_x%d_y%d.f32" % (stem, layer, tx, ty)
+            with open(os.path.join(tdir, name), "wb") as f:
+                f.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
+            tiles.append({"file": rel, "channel": 0, "stokes": 0, "layer": layer,
+                          "x": tx, "y": ty, "mip": mip, "width": int(block.shape[1]),
+                          "height": int(block.shape[0]),
+                          "data": "expected_tiles/" + name})
+    return tiles
+
+
 @contextlib.contextmanager
 def locked(out):
     with open(os.path.join(out, ".lock"), "w") as lf:
@@ -460,7 +709,7 @@ def main():
     import h5py
 
     with locked(out):
-        for name in ("images", "outside", "hdf5", "big", "expected.json"):
+        for name in ("images", "outside", "hdf5", "big", "expected_tiles", "expected.json"):
             p = os.path.join(out, name)
             if os.path.islink(p) or os.path.isfile(p):
                 os.remove(p)
@@ -468,6 +717,7 @@ def main():
                 shutil.rmtree(p)
 
         make_images(out, os.path.join(out, "images"), os.path.join(out, "outside"))
+        make_pixels(os.path.join(out, "images", "pixels"))
         make_hdf5_extra(os.path.join(out, "hdf5"))
         size_each = make_big(os.path.join(out, "big"))
         files, listings = describe_tree(out, "images")
@@ -478,6 +728,9 @@ def main():
                           "listed": True, "readable": True, "hidden": False, "symlink": None,
                           "outside_top": True, "hdf5_groups": groups,
                           "image_hdus": image_hdus}
+        for rel, rule in VALUE_RULES.items():
+            files[rel]["value_rule"] = rule
+        tiles = make_tiles(out)
         expected = {
             "schema": 1,
             "generator": "scripts/gen_fixtures.py",
@@ -491,6 +744,7 @@ def main():
             "big": {"dir": "big", "count": BIG_COUNT, "size_each": size_each,
                     "first": "f0000.fits", "last": "f%04d.fits" % (BIG_COUNT - 1),
                     "type": "FITS"},
+            "tiles": tiles,
         }
         tmp = os.path.join(out, "expected.json.tmp")
         with open(tmp, "w") as f:

@@ -45,7 +45,7 @@ macro_rules! from_env_via_fromstr {
         }
     )*};
 }
-from_env_via_fromstr!(u16, i64, f64, String, PathBuf);
+from_env_via_fromstr!(u16, i64, u64, f64, String, PathBuf);
 
 impl FromEnv for bool {
     fn from_env(text: &str) -> Result<Self, String> {
@@ -106,6 +106,7 @@ settings! {
     read_only: bool,
     controller_deployment: bool,
     file_list_progress_interval: f64,
+    tile_cache_mb: u64,
 }
 
 /// Command-line flags. carta_backend's spellings are accepted as aliases.
@@ -242,6 +243,7 @@ impl Cli {
             read_only: flag(self.read_only),
             controller_deployment: flag(self.controller_deployment),
             file_list_progress_interval: None,
+            tile_cache_mb: None,
         }
     }
 
@@ -282,6 +284,8 @@ pub struct Config {
     pub read_only: bool,
     pub controller_deployment: bool,
     pub file_list_progress_interval: Duration,
+    /// Bytes of encoded tiles each open image may cache.
+    pub tile_cache_bytes: u64,
 }
 
 fn seconds(value: Option<i64>) -> Option<Duration> {
@@ -442,6 +446,13 @@ impl Config {
                 format!("{interval} is not within 0..3600 seconds"),
             ));
         }
+        let tile_cache_mb = s.tile_cache_mb.unwrap_or(128);
+        if tile_cache_mb > 1 << 20 {
+            return Err(bad(
+                "tile_cache_mb",
+                format!("{tile_cache_mb} MB is more than 1 TB"),
+            ));
+        }
         let host = s.host.unwrap_or_else(|| "0.0.0.0".to_string());
         if host.trim().is_empty() {
             return Err(bad("host", "must not be empty"));
@@ -465,6 +476,7 @@ impl Config {
             read_only: s.read_only.unwrap_or(false),
             controller_deployment: s.controller_deployment.unwrap_or(false),
             file_list_progress_interval: Duration::from_secs_f64(interval),
+            tile_cache_bytes: tile_cache_mb << 20,
         })
     }
 }

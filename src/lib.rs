@@ -12,7 +12,9 @@
 //! ARCHITECTURE.md at the repository root describes how they fit together.
 
 pub mod analysis;
+pub mod chunk;
 pub mod config;
+pub mod file;
 pub mod files;
 pub mod image;
 pub mod protocol;

@@ -22,15 +22,13 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let state = match AppState::new(config) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("cartaflow: cannot start worker threads: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     let system = actix_web::rt::System::new();
-    match system.block_on(server::run(state)) {
+    let served = system.block_on(async {
+        let state = AppState::new(config)
+            .map_err(|e| std::io::Error::other(format!("cannot start worker threads: {e}")))?;
+        server::run(state).await
+    });
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("cartaflow: {e}");

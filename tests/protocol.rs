@@ -268,27 +268,3 @@ async fn invalid_configuration_exits_with_code_2_naming_the_key() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("CARTAFLOW_WORKERS"));
 }
-
-#[tokio::test]
-async fn open_file_before_image_support_fails_cleanly() {
-    let server = Server::start(&[]);
-    let mut c = server.connect().await;
-    c.register().await;
-    let id = c
-        .send(
-            EventType::OpenFile,
-            &pb::OpenFile {
-                directory: "".into(),
-                file: "wcs2d.fits".into(),
-                hdu: "".into(),
-                file_id: 3,
-                ..Default::default()
-            },
-        )
-        .await;
-    let (h, ack) = c.expect::<pb::OpenFileAck>(EventType::OpenFileAck).await;
-    assert_eq!(h.request_id, id);
-    assert!(!ack.success);
-    assert_eq!(ack.file_id, 3);
-    assert!(!ack.message.is_empty());
-}

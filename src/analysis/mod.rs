@@ -2,4 +2,5 @@
 //! f64 accumulators, mergeable variance) and histograms with the bin rule the frontend expects.
 
 pub mod histogram;
+pub mod profile;
 pub mod stats;

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use hdf5::types::{FixedAscii, FixedUnicode, TypeDescriptor, VarLenAscii, VarLenUnicode};
-use hdf5::{Attribute, File, Group, IndexType, IterationOrder};
+use hdf5::{Attribute, File, Group, IndexType, IterationOrder, Selection};
 
 use super::header::{Card, Header, Value};
 use super::ImageError;
@@ -139,4 +139,37 @@ pub fn read_image(path: &Path, hdu: &str) -> Result<Hdf5Image, ImageError> {
         shape,
         has_mipmaps,
     })
+}
+
+/// The mip levels `m` of `MipMaps/DATA/DATA_XY_<m>` in an HDU group, ascending.
+pub fn mip_levels(path: &Path, hdu: &str) -> Result<Vec<usize>, ImageError> {
+    let file = open(path)?;
+    let Ok(group) = file.group(&format!("{hdu}/MipMaps/DATA")) else {
+        return Ok(Vec::new());
+    };
+    let mut levels: Vec<usize> = group
+        .member_names()
+        .map_err(h5err)?
+        .iter()
+        .filter_map(|n| n.strip_prefix("DATA_XY_")?.parse().ok())
+        .filter(|m| *m >= 2)
+        .collect();
+    levels.sort_unstable();
+    Ok(levels)
+}
+
+/// Reads a selection of dataset `name` in group `hdu` as f32 (NaN stays NaN).
+pub fn read_selection(
+    path: &Path,
+    hdu: &str,
+    name: &str,
+    selection: Selection,
+) -> Result<Vec<f32>, ImageError> {
+    let file = open(path)?;
+    let dataset = file.dataset(&format!("{hdu}/{name}")).map_err(h5err)?;
+    let array = dataset
+        .read_slice::<f32, _, ndarray::IxDyn>(selection)
+        .map_err(h5err)?;
+    let (values, _) = array.into_raw_vec_and_offset();
+    Ok(values)
 }

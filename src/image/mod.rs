@@ -7,6 +7,7 @@ pub mod format;
 pub mod hdf5;
 pub mod header;
 mod info;
+pub mod pixels;
 pub mod projection;
 pub mod wcs;
 
@@ -38,6 +39,10 @@ pub enum ImageError {
     Hdf5(String),
     #[error("not a FITS or HDF5 image")]
     UnknownType,
+    #[error("out of range: {0}")]
+    OutOfRange(String),
+    #[error("cannot load pixels: {0}")]
+    Load(String),
 }
 
 /// Image formats this server reads.

@@ -18,6 +18,11 @@ pub enum Request {
     OpenFile(pb::OpenFile),
     CloseFile(pb::CloseFile),
     ChannelMapFlowControl(pb::ChannelMapFlowControl),
+    AddRequiredTiles(pb::AddRequiredTiles),
+    RemoveRequiredTiles(pb::RemoveRequiredTiles),
+    SetImageChannels(pb::SetImageChannels),
+    SetCursor(pb::SetCursor),
+    SetSpatialRequirements(pb::SetSpatialRequirements),
     /// A valid ICD event that this server does not handle (yet).
     Unsupported(EventType),
 }
@@ -42,6 +47,11 @@ impl Request {
             E::OpenFile => Request::OpenFile(parse(event, payload)?),
             E::CloseFile => Request::CloseFile(parse(event, payload)?),
             E::ChannelMapFlowControl => Request::ChannelMapFlowControl(parse(event, payload)?),
+            E::AddRequiredTiles => Request::AddRequiredTiles(parse(event, payload)?),
+            E::RemoveRequiredTiles => Request::RemoveRequiredTiles(parse(event, payload)?),
+            E::SetImageChannels => Request::SetImageChannels(parse(event, payload)?),
+            E::SetCursor => Request::SetCursor(parse(event, payload)?),
+            E::SetSpatialRequirements => Request::SetSpatialRequirements(parse(event, payload)?),
             other => Request::Unsupported(other),
         })
     }
@@ -56,6 +66,11 @@ impl Request {
             Request::OpenFile(_) => "OPEN_FILE",
             Request::CloseFile(_) => "CLOSE_FILE",
             Request::ChannelMapFlowControl(_) => "CHANNEL_MAP_FLOW_CONTROL",
+            Request::AddRequiredTiles(_) => "ADD_REQUIRED_TILES",
+            Request::RemoveRequiredTiles(_) => "REMOVE_REQUIRED_TILES",
+            Request::SetImageChannels(_) => "SET_IMAGE_CHANNELS",
+            Request::SetCursor(_) => "SET_CURSOR",
+            Request::SetSpatialRequirements(_) => "SET_SPATIAL_REQUIREMENTS",
             Request::Unsupported(e) => e.as_str_name(),
         }
     }

@@ -163,6 +163,8 @@ pub async fn run(state: Arc<AppState>) -> std::io::Result<()> {
         }
     })
     .workers(workers)
+    // Open WebSockets would otherwise hold a shutdown for 30 s.
+    .shutdown_timeout(2)
     .listen(listener)?
     .run();
 

@@ -15,6 +15,8 @@ pub struct AppState {
     /// Bounded pool (`workers` threads) for blocking work: folder listings, header reads.
     pub io_pool: rayon::ThreadPool,
     pub started: Instant,
+    /// One arbiter (thread) per worker; chunk workers are spread over them.
+    chunk_arbiters: Vec<actix::Arbiter>,
     sessions: AtomicUsize,
     sessions_ever: AtomicU64,
     /// Seconds since `started` when the last session closed.
@@ -35,7 +37,10 @@ impl AppState {
             .map(|d| (d.as_micros() & 0x7fff_ffff) as u32)
             .unwrap_or(1)
             .max(1);
+        // Arbiters need a running actix System: AppState is built inside it (see main.rs).
+        let chunk_arbiters = (0..config.workers).map(|_| actix::Arbiter::new()).collect();
         Ok(Arc::new(AppState {
+            chunk_arbiters,
             confinement: Confinement::new(
                 config.top_level_folder.clone(),
                 config.starting_folder.clone(),
@@ -48,6 +53,11 @@ impl AppState {
             last_close: AtomicU64::new(0),
             next_session_id: AtomicU32::new(seed),
         }))
+    }
+
+    /// The arbiter the `i`-th chunk worker of a file runs on.
+    pub fn chunk_arbiter(&self, i: usize) -> actix::ArbiterHandle {
+        self.chunk_arbiters[i % self.chunk_arbiters.len()].handle()
     }
 
     /// A new, non-zero session id.

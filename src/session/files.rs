@@ -1,5 +1,5 @@
-//! File-browsing handlers: FILE_LIST_REQUEST (with progress and STOP_FILE_LIST), FILE_INFO_REQUEST, and the
-//! OPEN_FILE placeholder until file actors exist. Listing and header reads run on the I/O pool.
+//! File-browsing handlers: FILE_LIST_REQUEST (with progress and STOP_FILE_LIST) and FILE_INFO_REQUEST.
+//! Listing and header reads run on the I/O pool.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -145,24 +145,6 @@ impl SessionActor {
                 &reply,
             )));
         });
-    }
-
-    pub(super) fn on_open_file(
-        &mut self,
-        request_id: u32,
-        msg: pb::OpenFile,
-        ctx: &mut ws::WebsocketContext<Self>,
-    ) {
-        let ack = pb::OpenFileAck {
-            success: false,
-            file_id: msg.file_id,
-            message: format!(
-                "Cannot open '{}': image viewing is not implemented by this server yet",
-                msg.file
-            ),
-            ..Default::default()
-        };
-        self.send(ctx, EventType::OpenFileAck, request_id, &ack);
     }
 }
 

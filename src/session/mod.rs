@@ -5,7 +5,9 @@
 
 mod connection;
 mod files;
+mod images;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,6 +33,10 @@ pub struct SessionActor {
     last_binary: Instant,
     /// Cancel flag of the folder listing in flight, if any.
     file_list_cancel: Option<Arc<AtomicBool>>,
+    /// Open images by the frontend's file id.
+    files: HashMap<i32, actix::Addr<crate::file::FileActor>>,
+    /// Last RASTER_TILE_SYNC id handed out (per session, from 1).
+    sync_id: i32,
 }
 
 impl SessionActor {
@@ -43,6 +49,8 @@ impl SessionActor {
             span,
             last_binary: Instant::now(),
             file_list_cancel: None,
+            files: HashMap::new(),
+            sync_id: 0,
         }
     }
 
@@ -104,7 +112,13 @@ impl SessionActor {
             Request::StopFileList(_) => self.on_stop_file_list(),
             Request::FileInfo(m) => self.on_file_info(id, m, ctx),
             Request::OpenFile(m) => self.on_open_file(id, m, ctx),
-            Request::CloseFile(_) | Request::ChannelMapFlowControl(_) => {}
+            Request::CloseFile(m) => self.on_close_file(m.file_id),
+            Request::AddRequiredTiles(m) => self.on_add_tiles(m, ctx),
+            Request::RemoveRequiredTiles(m) => self.on_remove_tiles(m, ctx),
+            Request::SetImageChannels(m) => self.on_set_image_channels(m, ctx),
+            Request::SetCursor(m) => self.on_set_cursor(m, ctx),
+            Request::SetSpatialRequirements(m) => self.on_set_spatial_requirements(m, ctx),
+            Request::ChannelMapFlowControl(_) => {}
             Request::Unsupported(event) => self.send_error(
                 ctx,
                 pb::ErrorSeverity::Warning,
@@ -146,6 +160,7 @@ impl Actor for SessionActor {
         if let Some(flag) = self.file_list_cancel.take() {
             flag.store(true, Ordering::Relaxed);
         }
+        self.on_close_file(-1);
         self.state.session_closed();
         info!(parent: &self.span, "disconnected");
     }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use cartaflow::protocol::{self, pb, EventType, Header};
 use futures_util::{SinkExt, StreamExt};
+use prost::Message as _;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -291,4 +292,132 @@ impl Client {
         assert_eq!(h.request_id, id);
         r
     }
+}
+
+/// A decoded tile stream: the start sync, the tiles in arrival order, the end sync.
+#[derive(Debug)]
+pub struct TileStream {
+    pub start: pb::RasterTileSync,
+    pub tiles: Vec<pb::RasterTileData>,
+    pub end: pb::RasterTileSync,
+    /// Other messages seen while waiting for the stream, in order (event type, payload).
+    pub others: Vec<(u16, Vec<u8>)>,
+}
+
+impl Client {
+    pub async fn open_file(
+        &mut self,
+        directory: &str,
+        file: &str,
+        hdu: &str,
+        file_id: i32,
+    ) -> pb::OpenFileAck {
+        let id = self
+            .send(
+                EventType::OpenFile,
+                &pb::OpenFile {
+                    directory: directory.into(),
+                    file: file.into(),
+                    hdu: hdu.into(),
+                    file_id,
+                    ..Default::default()
+                },
+            )
+            .await;
+        let (h, ack) = self.expect::<pb::OpenFileAck>(EventType::OpenFileAck).await;
+        assert_eq!(h.request_id, id);
+        ack
+    }
+
+    pub async fn add_tiles(
+        &mut self,
+        file_id: i32,
+        tiles: &[i32],
+        compression: pb::CompressionType,
+        quality: f32,
+    ) {
+        let msg = pb::AddRequiredTiles {
+            file_id,
+            tiles: tiles.to_vec(),
+            compression_type: compression as i32,
+            compression_quality: quality,
+            current_tiles: Vec::new(),
+        };
+        self.send(EventType::AddRequiredTiles, &msg).await;
+    }
+
+    /// Reads messages until a complete tile stream (start sync, tiles, end sync) has arrived.
+    pub async fn tile_stream(&mut self) -> TileStream {
+        let mut others = Vec::new();
+        let mut start: Option<pb::RasterTileSync> = None;
+        let mut tiles = Vec::new();
+        loop {
+            let (h, payload) = self.next().await;
+            if h.event_type == EventType::RasterTileSync as u16 {
+                let sync = pb::RasterTileSync::decode(payload.as_slice()).expect("sync");
+                if !sync.end_sync {
+                    assert!(start.is_none(), "nested tile streams");
+                    assert!(sync.sync_id > 0, "sync ids start at 1");
+                    start = Some(sync);
+                } else {
+                    let s = start.expect("end without start");
+                    assert_eq!(sync.sync_id, s.sync_id);
+                    return TileStream {
+                        start: s,
+                        tiles,
+                        end: sync,
+                        others,
+                    };
+                }
+            } else if h.event_type == EventType::RasterTileData as u16 {
+                let t = pb::RasterTileData::decode(payload.as_slice()).expect("tile");
+                assert!(start.is_some(), "tile before its start sync");
+                tiles.push(t);
+            } else {
+                others.push((h.event_type, payload));
+            }
+        }
+    }
+}
+
+/// Decodes a tile's pixels (ZFP with NaN runs, or raw f32 with -FLT_MAX for NaN).
+pub fn tile_pixels(message: &pb::RasterTileData, tile: &pb::TileData) -> Vec<f32> {
+    let (w, h) = (tile.width as usize, tile.height as usize);
+    let mut values = if message.compression_type == pb::CompressionType::Zfp as i32 {
+        cartaflow::tiles::zfp::decompress(
+            &tile.image_data,
+            w,
+            h,
+            message.compression_quality as u32,
+        )
+        .expect("zfp decodes")
+    } else {
+        tile.image_data
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .map(|v| if v == -f32::MAX { f32::NAN } else { v })
+            .collect()
+    };
+    if message.compression_type == pb::CompressionType::Zfp as i32 {
+        let runs: Vec<i32> = tile
+            .nan_encodings
+            .chunks_exact(4)
+            .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        assert_eq!(
+            runs.iter().map(|r| *r as usize).sum::<usize>(),
+            w * h,
+            "NaN runs cover the tile"
+        );
+        let mut i = 0;
+        for (k, run) in runs.iter().enumerate() {
+            if k % 2 == 1 {
+                for v in &mut values[i..i + *run as usize] {
+                    *v = f32::NAN;
+                }
+            }
+            i += *run as usize;
+        }
+    }
+    values
 }
