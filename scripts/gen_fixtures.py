@@ -3,8 +3,9 @@
 
 Usage:  .venv/bin/python scripts/gen_fixtures.py OUTDIR
 
-Rewrites OUTDIR/images, OUTDIR/outside, OUTDIR/hdf5, OUTDIR/big and OUTDIR/expected.json on every run
-(other things in OUTDIR are left alone); deterministic, about 1 MB, under a second.
+Rewrites OUTDIR/images, OUTDIR/outside, OUTDIR/hdf5, OUTDIR/big, OUTDIR/expected_tiles and
+OUTDIR/expected.json on every run (other things in OUTDIR are left alone); deterministic, about
+9 MB, about a second.
 A lock file (OUTDIR/.lock) serialises concurrent runs.
 
 OUTDIR/
@@ -23,6 +24,16 @@ OUTDIR/
     truncated.fits           the first 1000 bytes of wcs2d.fits (header cut mid-way)
     .hidden.fits             a real FITS file, but hidden
     sub/inner.fits, sub/deeper/deep.fits, emptydir/
+    pixels/                  pixel, tile and histogram fixtures (files[...]["value_rule"] each):
+      bitpix_{8,16,32,64}.fits   37x23 stored integers with BSCALE/BZERO/BLANK (8: 1/0/255;
+                             16: 0.5/-3/-32768; 32: 1/2147483648/-2147483648, unsigned style;
+                             64: 2.0/-1e6/-99), BLANK at (1,0) (36,3) (5,7) (18,11)
+      bitpix_m32.fits, bitpix_m64.fits   37x23 floats, NaN at those four pixels
+      tiles_nan.fits         700x520 float32, smooth values, NaN rectangle/row/column/scatter
+      degenerate.fits        30x20x1x1 RA/DEC/FREQ/STOKES
+      cube_stokes.fits       24x18x5x2 RA/DEC/FREQ/STOKES
+      flat.fits              6x5x2: channel 0 constant 2.5, channel 1 all NaN (histogram edges)
+      chunked_mips.hdf5      IDIA 2D 603x521, chunked DATA, mips 2/4/8 with clipped edge blocks
     escape_link -> OUTDIR/outside        (absolute symlink leaving the top folder)
     link_to_file.fits -> ../outside/secret.fits   (relative symlink leaving it)
     inside_link -> sub                   (symlink that stays inside)
@@ -31,6 +42,7 @@ OUTDIR/
   hdf5/idia_4d.hdf5          IDIA 4D 24x20x5x2: SwizzledData/ZYXW, XY stats [2,5], XYZ [2]
                              (reader tests; outside the top folder, so "outside_top": true)
   big/f0000.fits..f2999.fits 3000 hard links of one tiny FITS (file-list progress/cancel)
+  expected_tiles/*.f32       expected raster tiles, little-endian float32, row-major
   expected.json              what the tests check; see "schema" inside it and below
 
 Pixel values encode their position so that readers can check axis order:
@@ -54,11 +66,26 @@ expected.json:
            "pixels": [{"x", "y", "z", "stokes", "value" (null = NaN)}],
            "datasets": {"0/DATA": [6, 30, 40], ...}   (HDF5 only; shapes in HDF5 order)
            "chunks": {"0/DATA": [512, 512]}          (HDF5 only; chunked datasets)
+           "storage": {"bitpix", "bscale", "bzero", "blank"}   (FITS only; cards as stored)
+           "histograms": [{"channel", "stokes", "num_bins", "min", "max", "bins", "mean",
+                           "std_dev", "count"}]  for (0,0), (1,0) if depth > 1, (0,1) if
+               stokes > 1: finite values; num_bins = max(2, int(sqrt(W*H))), bin =
+               floor((v - min) / ((max - min) / num_bins)) clamped; constant plane: 1 bin;
+               empty plane: 0 bins; std_dev with ddof=1
+           "rows": [{"channel": 0, "stokes": 0, "y", "values"}]   y in {0, H//2, H-1}
+           "columns": [{"channel": 0, "stokes": 0, "x", "values"}]  x in {0, W//2, W-1}
+               (values as float32, null = NaN; only when W*H <= 1e6)
        }]}},
    "listings": {"<dir>": {"files": [{"name", "type", "size"}],
                           "subdirectories": [{"name", "item_count"}],
                           "must_not_contain": [names]}},
-   "big": {"dir": "big", "count": 3000, "size_each": bytes, "first": "f0000.fits", "last": ...}}
+   "big": {"dir": "big", "count": 3000, "size_each": bytes, "first": "f0000.fits", "last": ...},
+   "tiles": [{"file", "channel": 0, "stokes": 0, "layer", "x", "y", "mip", "width", "height",
+              "data": "expected_tiles/<name>.f32"}]   for images/pixels/tiles_nan.fits and
+       chunked_mips.hdf5: every tile of layers 0 and 1, and two full-resolution ones. CARTA
+       geometry: 256-pixel tiles, total_layers = ceil(log2(max tiles per axis)), mip =
+       2^(total_layers - layer); values are NaN-aware means of mip x mip blocks (clipped at
+       the edges) in float64, cast to float32.}
 """
 
 import argparse
@@ -253,21 +280,21 @@ def bitpix_specs():
 
 def write_scaled_int_fits(path, raw, bscale, bzero, blank, cards):
     """A primary HDU holding the stored integers `raw` as they are, with exactly these
-    BSCALE/BZERO/BLANK cards (astropy drops BSCALE/BZERO given at construction, so they are
-    appended afterwards, in the place celestial_cards gives them)."""
+    BSCALE/BZERO/BLANK cards, where celestial_cards puts BSCALE/BZERO. astropy drops
+    BSCALE/BZERO given at construction and Header.extend strips them, so they are inserted
+    one by one afterwards."""
     from astropy.io import fits
 
     hdu = fits.PrimaryHDU(data=raw, do_not_scale_image_data=True)
     out = []
     for c in cards:
-        if c[0] == "BSCALE":
-            out.append(("BSCALE", bscale, "PHYSICAL = PIXEL*BSCALE + BZERO"))
-        elif c[0] == "BZERO":
-            out.append(("BZERO", bzero, None))
+        if c[0] == "BZERO":
             out.append(("BLANK", blank, "stored value of undefined pixels"))
-        else:
+        elif c[0] != "BSCALE":
             out.append(c)
     hdu.header.extend(make_fits_header(out))
+    hdu.header.insert("BLANK", ("BSCALE", bscale, "PHYSICAL = PIXEL*BSCALE + BZERO"))
+    hdu.header.insert("BLANK", ("BZERO", bzero))
     hdu.writeto(path, output_verify="exception")
 
 

@@ -318,3 +318,278 @@ async fn hdf5_and_gzip_images_open() {
         assert_eq!(f64::from(px[0]), want, "{name} pixel (0,0)");
     }
 }
+
+fn f32s(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+fn same(got: f32, want: &Value) -> bool {
+    match want.as_f64() {
+        None => got.is_nan(),
+        Some(w) => f64::from(got) == w || (f64::from(got) - w).abs() <= 1e-6 * w.abs(),
+    }
+}
+
+/// Every image HDU with reference rows and columns: the cursor profiles equal what astropy/h5py read
+/// (BITPIX 8/16/32/64/-32/-64 with BSCALE, BZERO and BLANK; 3-D, 4-D, degenerate axes; HDF5).
+#[tokio::test]
+async fn cursor_profiles_match_the_reference_rows_and_columns() {
+    let server = Server::start(&[]);
+    let mut c = server.connect().await;
+    c.register().await;
+    let mut checked = 0;
+    for (key, file) in expected()["files"].as_object().expect("files") {
+        let Some(rel) = key.strip_prefix("images/") else {
+            continue;
+        };
+        for hdu in file["image_hdus"].as_array().into_iter().flatten() {
+            let (Some(rows), Some(columns)) = (hdu["rows"].as_array(), hdu["columns"].as_array())
+            else {
+                continue;
+            };
+            let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+            let hdu_name = hdu["hdu"].as_str().unwrap_or("");
+            let ack = c.open_file(dir, name, hdu_name, 7).await;
+            assert!(ack.success, "{rel}: {}", ack.message);
+            let req = pb::SetSpatialRequirements {
+                file_id: 7,
+                region_id: 0,
+                spatial_profiles: vec![
+                    pb::set_spatial_requirements::SpatialConfig {
+                        coordinate: "x".into(),
+                        mip: 1,
+                        ..Default::default()
+                    },
+                    pb::set_spatial_requirements::SpatialConfig {
+                        coordinate: "y".into(),
+                        mip: 1,
+                        ..Default::default()
+                    },
+                ],
+            };
+            c.send(EventType::SetSpatialRequirements, &req).await;
+            for (row, column) in rows.iter().zip(columns) {
+                let (y, x) = (
+                    row["y"].as_u64().unwrap_or(0) as i32,
+                    column["x"].as_u64().unwrap_or(0) as i32,
+                );
+                let point = pb::Point {
+                    x: x as f32,
+                    y: y as f32,
+                };
+                c.send(
+                    EventType::SetCursor,
+                    &pb::SetCursor {
+                        file_id: 7,
+                        point: Some(point),
+                        spatial_requirements: None,
+                    },
+                )
+                .await;
+                let data = loop {
+                    let (_, d) = c
+                        .expect::<pb::SpatialProfileData>(EventType::SpatialProfileData)
+                        .await;
+                    if (d.file_id, d.x, d.y) == (7, x, y) {
+                        break d;
+                    }
+                };
+                for (coordinate, want) in [("x", &row["values"]), ("y", &column["values"])] {
+                    let got = f32s(
+                        &data
+                            .profiles
+                            .iter()
+                            .find(|p| p.coordinate == coordinate)
+                            .expect("profile")
+                            .raw_values_fp32,
+                    );
+                    let want = want.as_array().expect("values");
+                    assert_eq!(got.len(), want.len(), "{rel} {coordinate}");
+                    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+                        assert!(
+                            same(*g, w),
+                            "{rel} {coordinate} profile at ({x},{y}) index {i}: {g} vs {w}"
+                        );
+                    }
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 30, "checked {checked} cursor positions");
+}
+
+/// The colour-scale histogram of every reference plane: bin counts exact, range, mean and σ.
+#[tokio::test]
+async fn channel_histograms_match_numpy() {
+    let server = Server::start(&[]);
+    let mut c = server.connect().await;
+    c.register().await;
+    let mut checked = 0;
+    for (key, file) in expected()["files"].as_object().expect("files") {
+        let Some(rel) = key.strip_prefix("images/") else {
+            continue;
+        };
+        for hdu in file["image_hdus"].as_array().into_iter().flatten() {
+            let Some(hists) = hdu["histograms"].as_array() else {
+                continue;
+            };
+            let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+            assert!(
+                c.open_file(dir, name, hdu["hdu"].as_str().unwrap_or(""), 2)
+                    .await
+                    .success,
+                "{rel}"
+            );
+            for want in hists {
+                let (channel, stokes) = (
+                    want["channel"].as_i64().unwrap_or(0) as i32,
+                    want["stokes"].as_i64().unwrap_or(0) as i32,
+                );
+                if (channel, stokes) != (0, 0) {
+                    let msg = pb::SetImageChannels {
+                        file_id: 2,
+                        channel,
+                        stokes,
+                        ..Default::default()
+                    };
+                    c.send(EventType::SetImageChannels, &msg).await;
+                }
+                let got = loop {
+                    let (_, d) = c
+                        .expect::<pb::RegionHistogramData>(EventType::RegionHistogramData)
+                        .await;
+                    if (d.file_id, d.channel, d.stokes) == (2, channel, stokes) {
+                        break d.histograms.expect("histogram");
+                    }
+                };
+                let bins: Vec<i64> = want["bins"]
+                    .as_array()
+                    .expect("bins")
+                    .iter()
+                    .map(|b| b.as_i64().unwrap_or(-1))
+                    .collect();
+                assert_eq!(
+                    got.num_bins as i64,
+                    want["num_bins"].as_i64().unwrap_or(-1),
+                    "{rel} ({channel},{stokes})"
+                );
+                assert_eq!(
+                    got.bins.iter().map(|b| i64::from(*b)).collect::<Vec<_>>(),
+                    bins,
+                    "{rel} ({channel},{stokes})"
+                );
+                if let (Some(min), Some(max)) = (want["min"].as_f64(), want["max"].as_f64()) {
+                    let n = bins.len().max(1) as f64;
+                    let width = (max - min) / n;
+                    assert!(
+                        (got.bin_width - width).abs() <= 1e-12 * width.abs().max(1e-300),
+                        "{rel}"
+                    );
+                    assert!(
+                        (got.first_bin_center - (min + width / 2.0)).abs()
+                            <= 1e-9 * min.abs().max(1.0),
+                        "{rel}"
+                    );
+                    let mean = want["mean"].as_f64().unwrap_or(f64::NAN);
+                    assert!(
+                        (got.mean - mean).abs() <= 1e-9 * mean.abs().max(1e-300),
+                        "{rel} mean {} vs {mean}",
+                        got.mean
+                    );
+                    if let Some(sd) = want["std_dev"].as_f64().filter(|s| *s > 0.0) {
+                        assert!(
+                            (got.std_dev - sd).abs() <= 1e-9 * sd,
+                            "{rel} std_dev {} vs {sd}",
+                            got.std_dev
+                        );
+                    }
+                }
+                checked += 1;
+            }
+            c.send(EventType::CloseFile, &pb::CloseFile { file_id: 2 })
+                .await;
+        }
+    }
+    assert!(checked >= 25, "checked {checked} planes");
+}
+
+/// Raster tiles at every reference layer, uncompressed (exact) and ZFP (within its precision), against
+/// NaN-aware block means computed by numpy.
+#[tokio::test]
+async fn tiles_match_the_reference_downsampled_image() {
+    let server = Server::start(&[]);
+    let mut c = server.connect().await;
+    c.register().await;
+    let mut opened = std::collections::HashMap::new();
+    let tiles = expected()["tiles"].as_array().expect("tiles");
+    for want in tiles {
+        let rel = want["file"]
+            .as_str()
+            .expect("file")
+            .trim_start_matches("images/");
+        let next_id = opened.len() as i32;
+        let file_id = *opened.entry(rel.to_string()).or_insert(next_id);
+        if file_id == next_id {
+            let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+            assert!(c.open_file(dir, name, "", file_id).await.success, "{rel}");
+        }
+        let id = TileId {
+            x: want["x"].as_u64().unwrap_or(0) as u32,
+            y: want["y"].as_u64().unwrap_or(0) as u32,
+            layer: want["layer"].as_u64().unwrap_or(0) as u32,
+        };
+        let reference = f32s(
+            &std::fs::read(common::fixtures().join(want["data"].as_str().expect("data")))
+                .expect("tile file"),
+        );
+        for compression in [pb::CompressionType::None, pb::CompressionType::Zfp] {
+            c.add_tiles(file_id, &[id.encode()], compression, 14.0)
+                .await;
+            let stream = c.tile_stream().await;
+            assert_eq!(stream.start.tile_count, 1);
+            let t = &stream.tiles[0];
+            let data = &t.tiles[0];
+            assert_eq!(
+                (data.layer, data.x, data.y),
+                (id.layer as i32, id.x as i32, id.y as i32)
+            );
+            assert_eq!(
+                (data.width as u64, data.height as u64, data.mip as u64),
+                (
+                    want["width"].as_u64().unwrap_or(0),
+                    want["height"].as_u64().unwrap_or(0),
+                    want["mip"].as_u64().unwrap_or(0)
+                ),
+                "{rel} {id:?}"
+            );
+            let got = tile_pixels(t, data);
+            let scale = reference
+                .iter()
+                .filter(|v| v.is_finite())
+                .fold(0f32, |m, v| m.max(v.abs()));
+            let tolerance = if compression == pb::CompressionType::Zfp {
+                scale * 2f32.powi(7 - 14)
+            } else {
+                scale * 1e-6
+            };
+            for (i, (g, r)) in got.iter().zip(&reference).enumerate() {
+                assert_eq!(
+                    g.is_nan(),
+                    r.is_nan(),
+                    "{rel} {id:?} {compression:?} NaN at {i}"
+                );
+                if r.is_finite() {
+                    assert!(
+                        (g - r).abs() <= tolerance,
+                        "{rel} {id:?} {compression:?} at {i}: {g} vs {r}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(tiles.len() >= 10);
+}

@@ -190,51 +190,16 @@ async fn no_auth_accepts_the_frontends_placeholder_token() {
     assert!(server.connect_path("/").await.is_ok());
 }
 
-async fn http_get(url: &str) -> (u16, String, String) {
-    // A minimal HTTP/1.1 GET, enough for these endpoints.
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.trim_start_matches("http://");
-    let (hostport, path) = rest
-        .split_once('/')
-        .map(|(h, p)| (h, format!("/{p}")))
-        .unwrap_or((rest, "/".into()));
-    let mut s = tokio::net::TcpStream::connect(hostport)
-        .await
-        .expect("connect");
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await
-    .expect("write");
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.expect("read");
-    let text = String::from_utf8_lossy(&buf).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, head.to_string(), body.to_string())
-}
-
 #[tokio::test]
 async fn health_reports_version_uptime_and_sessions_and_config_is_404() {
     let server = Server::start(&[]);
     let _c = server.connect().await;
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    let (status, _, body) = http_get(&server.http("/health")).await;
-    assert_eq!(status, 200);
-    let json: serde_json::Value = serde_json::from_str(body.trim()).unwrap_or_else(|_| {
-        // Chunked bodies: take the JSON object out of the chunk framing.
-        let start = body.find('{').expect("json");
-        let end = body.rfind('}').expect("json");
-        serde_json::from_str(&body[start..=end]).expect("json body")
-    });
+    let json = common::health(&server).await;
     assert_eq!(json["version"], env!("CARGO_PKG_VERSION"));
     assert!(json["uptime_seconds"].as_f64().is_some());
     assert_eq!(json["sessions"], 1);
-    let (status, _, _) = http_get(&server.http("/config")).await;
+    let (status, _) = common::http_get(&server, "/config").await;
     assert_eq!(status, 404);
 }
 

@@ -63,7 +63,17 @@ async fn health(state: web::Data<Arc<AppState>>) -> HttpResponse {
         "icd_version": crate::protocol::ICD_VERSION,
         "uptime_seconds": state.started.elapsed().as_secs_f64(),
         "sessions": state.session_count(),
+        "pixel_bytes": crate::chunk::store::BlockStore::global().bytes_held(),
+        "rss_bytes": resident_bytes(),
     }))
+}
+
+/// This process's resident memory (Linux), for monitors and the memory tests.
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 async fn no_runtime_config() -> HttpResponse {

@@ -421,3 +421,56 @@ pub fn tile_pixels(message: &pb::RasterTileData, tile: &pb::TileData) -> Vec<f32
     }
     values
 }
+
+/// GET `path` on the server; returns (status, body). Enough HTTP/1.1 for the small JSON endpoints.
+pub async fn http_get(server: &Server, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = TcpStream::connect(("127.0.0.1", server.port))
+        .await
+        .expect("connect");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.expect("read");
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, body.to_string())
+}
+
+/// The JSON of GET /health.
+pub async fn health(server: &Server) -> serde_json::Value {
+    let (status, body) = http_get(server, "/health").await;
+    assert_eq!(status, 200);
+    let start = body.find('{').expect("json");
+    let end = body.rfind('}').expect("json");
+    serde_json::from_str(&body[start..=end]).expect("health json")
+}
+
+/// Writes a plain float32 FITS image whose pixel (x, y) is `f(x, y)`.
+pub fn write_fits(path: &Path, width: usize, height: usize, f: impl Fn(usize, usize) -> f32) {
+    let cards = [
+        "SIMPLE  =                    T".to_string(),
+        "BITPIX  =                  -32".to_string(),
+        "NAXIS   =                    2".to_string(),
+        format!("NAXIS1  = {width:>20}"),
+        format!("NAXIS2  = {height:>20}"),
+        "END".to_string(),
+    ];
+    let mut bytes: Vec<u8> = cards
+        .iter()
+        .flat_map(|c| format!("{c:<80}").into_bytes())
+        .collect();
+    bytes.resize(bytes.len().div_ceil(2880) * 2880, b' ');
+    for y in 0..height {
+        for x in 0..width {
+            bytes.extend_from_slice(&f(x, y).to_be_bytes());
+        }
+    }
+    bytes.resize(bytes.len().div_ceil(2880) * 2880, 0);
+    std::fs::write(path, bytes).expect("write fits");
+}
