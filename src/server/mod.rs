@@ -173,6 +173,12 @@ pub async fn run(state: Arc<AppState>) -> std::io::Result<()> {
         }
     })
     .workers(workers)
+    // Small replies (acks, cursor profiles) must not wait for Nagle's algorithm.
+    .on_connect(|conn, _| {
+        if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+            let _ = tcp.set_nodelay(true);
+        }
+    })
     // Open WebSockets would otherwise hold a shutdown for 30 s.
     .shutdown_timeout(2)
     .listen(listener)?

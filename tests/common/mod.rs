@@ -144,7 +144,7 @@ impl Server {
         path: &str,
     ) -> Result<Client, tokio_tungstenite::tungstenite::Error> {
         let url = format!("ws://127.0.0.1:{}{}", self.port, path);
-        let (ws, _) = tokio_tungstenite::connect_async(url).await?;
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await?;
         Ok(Client { ws, next_id: 1 })
     }
 }
