@@ -23,8 +23,8 @@ async fn top_folder_listing_matches_the_fixture_folder() {
         let list = c.file_list(dir, pb::FileListFilterMode::Content).await;
         assert!(list.success, "{dir}: {}", list.message);
         assert_eq!(
-            list.directory, "",
-            "top folder is reported as empty directory"
+            list.directory, ".",
+            "top folder is '.': 6.0.0 will not load from an empty directory"
         );
         assert_eq!(list.parent, "", "top folder has no parent");
         let by_name: HashMap<_, _> = list.files.iter().map(|f| (f.name.as_str(), f)).collect();
@@ -82,7 +82,7 @@ async fn subfolders_report_directory_and_parent_for_navigation() {
     let server = Server::start(&[]);
     let mut c = server.connect().await;
     c.register().await;
-    let sub = c.file_list("sub", pb::FileListFilterMode::Content).await;
+    let sub = c.file_list("./sub", pb::FileListFilterMode::Content).await;
     assert!(sub.success);
     assert_eq!((sub.directory.as_str(), sub.parent.as_str()), ("sub", "."));
     assert!(listed_names(&sub).contains(&"inner.fits".to_string()));

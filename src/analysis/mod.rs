@@ -3,4 +3,5 @@
 
 pub mod histogram;
 pub mod profile;
+pub mod region;
 pub mod stats;

@@ -184,3 +184,47 @@ mod tests {
         assert_eq!((m.count, m.nan_count, m.mean()), (1, 2, 2.0));
     }
 }
+
+/// What a client may ask for (the ICD's StatsType values the frontend's widgets use).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatKind {
+    NumPixels,
+    NanCount,
+    Sum,
+    FluxDensity,
+    Mean,
+    Rms,
+    Sigma,
+    SumSq,
+    Min,
+    Max,
+    Extrema,
+    /// Positions (Blc, Trc, MinPos, MaxPos): one double cannot carry a position; sent as NaN, as the reference does.
+    Position,
+}
+
+/// The value of one statistic. `beam_area_pixels` converts Jy/beam sums to flux density (None: not applicable).
+pub fn stat_value(kind: StatKind, s: &BasicStats, beam_area_pixels: Option<f64>) -> f64 {
+    let none = s.count == 0;
+    match kind {
+        StatKind::NumPixels => s.count as f64,
+        StatKind::NanCount => s.nan_count as f64,
+        _ if none => f64::NAN,
+        StatKind::Sum => s.sum,
+        StatKind::FluxDensity => beam_area_pixels.map(|a| s.sum / a).unwrap_or(f64::NAN),
+        StatKind::Mean => s.mean(),
+        StatKind::Rms => s.rms(),
+        StatKind::Sigma => s.std_dev(),
+        StatKind::SumSq => s.sum_sq,
+        StatKind::Min => s.min,
+        StatKind::Max => s.max,
+        StatKind::Extrema => {
+            if s.min.abs() > s.max.abs() {
+                s.min
+            } else {
+                s.max
+            }
+        }
+        StatKind::Position => f64::NAN,
+    }
+}

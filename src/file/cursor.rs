@@ -55,6 +55,15 @@ impl FileActor {
         self.run_cursor(ctx);
     }
 
+    /// The pixel under the last cursor position, if inside the image.
+    pub(super) fn cursor_pixel(&self) -> Option<(usize, usize)> {
+        let (fx, fy) = self.cursor.last?;
+        Some((
+            pixel_index(fx, self.source.shape.width)?,
+            pixel_index(fy, self.source.shape.height)?,
+        ))
+    }
+
     fn run_cursor(&mut self, ctx: &mut Context<Self>) {
         if self.cursor.busy {
             return;
@@ -115,9 +124,15 @@ impl FileActor {
                     _ => return None,
                 };
                 let p = profile(line, c.start, c.end, c.mip);
+                // A whole-line request (end 0) is answered with its real end, as the reference does.
+                let end = if c.end == 0 || c.end > line.len() {
+                    line.len()
+                } else {
+                    c.end
+                };
                 Some(pb::SpatialProfile {
                     start: c.start as i32,
-                    end: c.end as i32,
+                    end: end as i32,
                     raw_values_fp32: p.values.iter().flat_map(|v| v.to_le_bytes()).collect(),
                     coordinate: c.coordinate.clone(),
                     mip: p.mip as i32,
@@ -146,6 +161,7 @@ impl Handler<SetCursor> for FileActor {
         self.cursor.pending = Some((msg.x, msg.y));
         self.cursor.last = Some((msg.x, msg.y));
         self.run_cursor(ctx);
+        self.run_spectral(super::analysis::CURSOR_REGION, ctx);
     }
 }
 

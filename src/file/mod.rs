@@ -3,9 +3,14 @@
 //! cursor. Requests fan out to the chunk workers as messages; partial results merge here; replies go to the
 //! session as ready-to-send frames. Channel changes drop stale tiles; cursor moves are latest-wins.
 
+mod analysis;
 mod cursor;
 mod tiles;
 
+pub use analysis::{
+    RemoveRegion, SetHistogramRequirements, SetRegion, SetSpectralRequirements,
+    SetStatsRequirements,
+};
 pub use cursor::{SetCursor, SetSpatialRequirements, SpatialConfig};
 pub use tiles::RemoveTiles;
 pub use tiles::TileBatch;
@@ -63,7 +68,23 @@ pub struct FileActor {
     /// Bumped on every plane change; tile streams of an older generation stop sending.
     generation: Arc<AtomicU64>,
     cursor: cursor::CursorState,
+    analysis: analysis::AnalysisState,
+    /// Beam area in pixels for Jy/beam images (flux density = sum / area).
+    beam_area_pixels: Option<f64>,
     span: tracing::Span,
+}
+
+/// π/(4 ln 2) · BMAJ · BMIN / |CDELT1 · CDELT2| for an image in Jy/beam with a beam, else None.
+fn beam_area_pixels(header: &crate::image::header::Header) -> Option<f64> {
+    let unit = header.text("BUNIT")?.to_ascii_lowercase().replace(' ', "");
+    if !unit.contains("jy/beam") {
+        return None;
+    }
+    let (bmaj, bmin) = (header.number("BMAJ")?, header.number("BMIN")?);
+    let (d1, d2) = (header.number("CDELT1")?, header.number("CDELT2")?);
+    let area =
+        std::f64::consts::PI / (4.0 * std::f64::consts::LN_2) * bmaj * bmin / (d1 * d2).abs();
+    (area.is_finite() && area > 0.0).then_some(area)
 }
 
 impl FileActor {
@@ -88,6 +109,8 @@ impl FileActor {
                 ChunkWorker::start_in_arbiter(&arbiter, move |_| worker)
             })
             .collect();
+        let analysis = analysis::AnalysisState::new(state.config.tile_cache_bytes / 4);
+        let beam_area = beam_area_pixels(&source.header);
         FileActor {
             file_id,
             tile_cache: tiles::new_cache(state.config.tile_cache_bytes),
@@ -105,6 +128,8 @@ impl FileActor {
             waiting: Vec::new(),
             generation: Arc::new(AtomicU64::new(0)),
             cursor: cursor::CursorState::default(),
+            analysis,
+            beam_area_pixels: beam_area,
             span,
         }
     }
@@ -144,6 +169,7 @@ impl FileActor {
             return false;
         }
         if plane != self.plane || !self.histogram_sent {
+            let stokes_changed = plane.stokes != self.plane.stokes;
             self.plane = plane;
             self.generation.fetch_add(1, Ordering::SeqCst);
             self.histogram_sent = false;
@@ -151,6 +177,7 @@ impl FileActor {
             self.waiting.clear();
             self.send_channel_histogram(ctx);
             self.refresh_cursor(ctx);
+            self.refresh_analysis(stokes_changed, ctx);
         }
         true
     }

@@ -22,6 +22,16 @@ pub struct ResolvedPath {
 }
 
 impl ResolvedPath {
+    /// The folder as the file list reports it: "." for the top-level folder (carta-frontend 6.0.0 refuses to load
+    /// a file from a listing whose directory is empty), else the path relative to the top-level folder.
+    pub fn directory_for_client(&self) -> String {
+        if self.relative.is_empty() {
+            ".".to_string()
+        } else {
+            self.relative.clone()
+        }
+    }
+
     /// The parent folder as the frontend navigates to it: "." for a first-level folder, `None` at the top.
     pub fn parent_for_client(&self) -> Option<String> {
         if self.relative.is_empty() {

@@ -280,6 +280,44 @@ impl PixelSource {
         }
     }
 
+    /// The values of pixel (x, y) in every channel of one Stokes (a cursor spectral profile).
+    pub fn read_spectrum(&self, x: usize, y: usize, stokes: usize) -> Result<Vec<f32>, ImageError> {
+        self.shape.check(0, stokes, y, y + 1)?;
+        if x >= self.shape.width {
+            return Err(ImageError::OutOfRange(format!("column {x}")));
+        }
+        match &self.backend {
+            Backend::Fits {
+                file,
+                data_offset,
+                encoding,
+            } => (0..self.shape.depth)
+                .map(|c| {
+                    let first = self.shape.plane_index(c, stokes) * self.shape.plane_len()
+                        + y * self.shape.width
+                        + x;
+                    Ok(read_fits_values(file, *data_offset, first, 1, *encoding)?
+                        .first()
+                        .copied()
+                        .unwrap_or(f32::NAN))
+                })
+                .collect(),
+            Backend::Hdf5 { path, hdu, .. } => {
+                let parts: Vec<SliceOrIndex> = (1..=self.shape.dims.len())
+                    .rev()
+                    .map(|axis| match axis {
+                        1 => SliceOrIndex::Index(x),
+                        2 => SliceOrIndex::Index(y),
+                        a if a == self.shape.depth_axis => SliceOrIndex::from(0..self.shape.depth),
+                        a if a == self.shape.stokes_axis => SliceOrIndex::Index(stokes),
+                        _ => SliceOrIndex::Index(0),
+                    })
+                    .collect();
+                h5::read_selection(path, hdu, h5::DATA, Selection::from(Hyperslab::from(parts)))
+            }
+        }
+    }
+
     /// The mip levels stored in the file (HDF5 `DATA_XY_<m>`), ascending.
     pub fn mip_levels(&self) -> &[usize] {
         match &self.backend {

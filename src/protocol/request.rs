@@ -23,6 +23,11 @@ pub enum Request {
     SetImageChannels(pb::SetImageChannels),
     SetCursor(pb::SetCursor),
     SetSpatialRequirements(pb::SetSpatialRequirements),
+    SetRegion(pb::SetRegion),
+    RemoveRegion(pb::RemoveRegion),
+    SetStatsRequirements(pb::SetStatsRequirements),
+    SetHistogramRequirements(pb::SetHistogramRequirements),
+    SetSpectralRequirements(pb::SetSpectralRequirements),
     /// A valid ICD event that this server does not handle (yet).
     Unsupported(EventType),
 }
@@ -52,6 +57,13 @@ impl Request {
             E::SetImageChannels => Request::SetImageChannels(parse(event, payload)?),
             E::SetCursor => Request::SetCursor(parse(event, payload)?),
             E::SetSpatialRequirements => Request::SetSpatialRequirements(parse(event, payload)?),
+            E::SetRegion => Request::SetRegion(parse(event, payload)?),
+            E::RemoveRegion => Request::RemoveRegion(parse(event, payload)?),
+            E::SetStatsRequirements => Request::SetStatsRequirements(parse(event, payload)?),
+            E::SetHistogramRequirements => {
+                Request::SetHistogramRequirements(parse(event, payload)?)
+            }
+            E::SetSpectralRequirements => Request::SetSpectralRequirements(parse(event, payload)?),
             other => Request::Unsupported(other),
         })
     }
@@ -71,6 +83,11 @@ impl Request {
             Request::SetImageChannels(_) => "SET_IMAGE_CHANNELS",
             Request::SetCursor(_) => "SET_CURSOR",
             Request::SetSpatialRequirements(_) => "SET_SPATIAL_REQUIREMENTS",
+            Request::SetRegion(_) => "SET_REGION",
+            Request::RemoveRegion(_) => "REMOVE_REGION",
+            Request::SetStatsRequirements(_) => "SET_STATS_REQUIREMENTS",
+            Request::SetHistogramRequirements(_) => "SET_HISTOGRAM_REQUIREMENTS",
+            Request::SetSpectralRequirements(_) => "SET_SPECTRAL_REQUIREMENTS",
             Request::Unsupported(e) => e.as_str_name(),
         }
     }

@@ -61,7 +61,7 @@ impl SessionActor {
             let reply = match result {
                 Ok(listing) => pb::FileListResponse {
                     success: true,
-                    directory: dir.relative.clone(),
+                    directory: dir.directory_for_client(),
                     parent: dir.parent_for_client().unwrap_or_default(),
                     files: listing.files,
                     subdirectories: listing.subdirectories,
@@ -75,7 +75,7 @@ impl SessionActor {
                 Err(e) => pb::FileListResponse {
                     success: false,
                     message: e.to_string(),
-                    directory: dir.relative.clone(),
+                    directory: dir.directory_for_client(),
                     ..Default::default()
                 },
             };

@@ -114,7 +114,7 @@ impl SessionActor {
     }
 
     /// The file's actor, or an ERROR_DATA saying the id is unknown.
-    fn file(
+    pub(super) fn file(
         &self,
         file_id: i32,
         ctx: &mut ws::WebsocketContext<Self>,

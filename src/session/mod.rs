@@ -6,6 +6,7 @@
 mod connection;
 mod files;
 mod images;
+mod regions;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,6 +38,10 @@ pub struct SessionActor {
     files: HashMap<i32, actix::Addr<crate::file::FileActor>>,
     /// Last RASTER_TILE_SYNC id handed out (per session, from 1).
     sync_id: i32,
+    /// Region id → the file whose pixel coordinates it is defined in.
+    regions: HashMap<i32, i32>,
+    /// Last region id handed out (ids start at 1).
+    last_region_id: i32,
 }
 
 impl SessionActor {
@@ -51,6 +56,8 @@ impl SessionActor {
             file_list_cancel: None,
             files: HashMap::new(),
             sync_id: 0,
+            regions: HashMap::new(),
+            last_region_id: 0,
         }
     }
 
@@ -118,6 +125,11 @@ impl SessionActor {
             Request::SetImageChannels(m) => self.on_set_image_channels(m, ctx),
             Request::SetCursor(m) => self.on_set_cursor(m, ctx),
             Request::SetSpatialRequirements(m) => self.on_set_spatial_requirements(m, ctx),
+            Request::SetRegion(m) => self.on_set_region(id, m, ctx),
+            Request::RemoveRegion(m) => self.on_remove_region(m.region_id),
+            Request::SetStatsRequirements(m) => self.on_stats_requirements(m, ctx),
+            Request::SetHistogramRequirements(m) => self.on_histogram_requirements(m, ctx),
+            Request::SetSpectralRequirements(m) => self.on_spectral_requirements(m, ctx),
             Request::ChannelMapFlowControl(_) => {}
             Request::Unsupported(event) => self.send_error(
                 ctx,
