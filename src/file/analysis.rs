@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use actix::{ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, WrapFuture};
 
 use super::tiles::on_pool;
-use super::{fan_out, FileActor};
+use super::{degenerate_histogram, fan_out, histogram_message, FileActor};
 use crate::analysis::histogram::{auto_bins, Histogram};
 use crate::analysis::region::Shape;
 use crate::analysis::stats::{stat_value, BasicStats, StatKind};
@@ -166,40 +166,6 @@ fn stokes_of(coordinate: &str, current: usize, count: usize) -> usize {
         wanted
     } else {
         current
-    }
-}
-
-fn histogram_message(counts: &Histogram, stats: &BasicStats) -> pb::Histogram {
-    pb::Histogram {
-        num_bins: counts.bins.len() as i32,
-        bin_width: counts.bin_width(),
-        first_bin_center: counts.first_bin_center(),
-        bins: counts
-            .bins
-            .iter()
-            .map(|c| i32::try_from(*c).unwrap_or(i32::MAX))
-            .collect(),
-        mean: stats.mean(),
-        std_dev: stats.std_dev(),
-    }
-}
-
-/// Histogram of a constant or empty selection: one bin centred on the value, or no bins.
-fn degenerate_histogram(stats: &BasicStats) -> pb::Histogram {
-    match stats.range() {
-        Some((v, _)) => pb::Histogram {
-            num_bins: 1,
-            bin_width: 0.0,
-            first_bin_center: v,
-            bins: vec![i32::try_from(stats.count).unwrap_or(i32::MAX)],
-            mean: stats.mean(),
-            std_dev: stats.std_dev(),
-        },
-        None => pb::Histogram {
-            mean: f64::NAN,
-            std_dev: f64::NAN,
-            ..Default::default()
-        },
     }
 }
 

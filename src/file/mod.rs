@@ -223,7 +223,7 @@ impl FileActor {
                         "Cannot compute the histogram of channel {}: {e}",
                         plane.channel
                     ));
-                    empty_histogram()
+                    degenerate_histogram(&BasicStats::default())
                 }
             };
             act.histograms.insert(plane, histogram.clone());
@@ -262,14 +262,37 @@ where
         .collect()
 }
 
-fn empty_histogram() -> pb::Histogram {
+pub(super) fn histogram_message(counts: &Histogram, stats: &BasicStats) -> pb::Histogram {
     pb::Histogram {
-        num_bins: 0,
-        bin_width: 0.0,
-        first_bin_center: 0.0,
-        bins: Vec::new(),
-        mean: f64::NAN,
-        std_dev: f64::NAN,
+        num_bins: counts.bins.len() as i32,
+        bin_width: counts.bin_width(),
+        first_bin_center: counts.first_bin_center(),
+        bins: counts
+            .bins
+            .iter()
+            .map(|c| i32::try_from(*c).unwrap_or(i32::MAX))
+            .collect(),
+        mean: stats.mean(),
+        std_dev: stats.std_dev(),
+    }
+}
+
+/// Histogram of a constant or empty selection: one bin centred on the value, or no bins.
+pub(super) fn degenerate_histogram(stats: &BasicStats) -> pb::Histogram {
+    match stats.range() {
+        Some((v, _)) => pb::Histogram {
+            num_bins: 1,
+            bin_width: 0.0,
+            first_bin_center: v,
+            bins: vec![i32::try_from(stats.count).unwrap_or(i32::MAX)],
+            mean: stats.mean(),
+            std_dev: stats.std_dev(),
+        },
+        None => pb::Histogram {
+            mean: f64::NAN,
+            std_dev: f64::NAN,
+            ..Default::default()
+        },
     }
 }
 
@@ -283,20 +306,9 @@ async fn plane_histogram(
         .await?
         .into_iter()
         .fold(BasicStats::default(), BasicStats::merge);
-    let Some((min, max)) = stats.range() else {
-        return Ok(empty_histogram());
+    let Some((min, max)) = stats.range().filter(|(a, b)| a < b) else {
+        return Ok(degenerate_histogram(&stats));
     };
-    if min == max {
-        // A constant plane: one bin centred on its value.
-        return Ok(pb::Histogram {
-            num_bins: 1,
-            bin_width: 0.0,
-            first_bin_center: min,
-            bins: vec![i32::try_from(stats.count).unwrap_or(i32::MAX)],
-            mean: stats.mean(),
-            std_dev: stats.std_dev(),
-        });
-    }
     let counts = fan_out(workers, || ComputeHistogram {
         plane,
         min,
@@ -307,18 +319,7 @@ async fn plane_histogram(
     .into_iter()
     .reduce(|a, b| a.merge(&b))
     .unwrap_or_else(|| Histogram::new(min, max, bins));
-    Ok(pb::Histogram {
-        num_bins: counts.bins.len() as i32,
-        bin_width: counts.bin_width(),
-        first_bin_center: counts.first_bin_center(),
-        bins: counts
-            .bins
-            .iter()
-            .map(|c| i32::try_from(*c).unwrap_or(i32::MAX))
-            .collect(),
-        mean: stats.mean(),
-        std_dev: stats.std_dev(),
-    })
+    Ok(histogram_message(&counts, &stats))
 }
 
 impl Actor for FileActor {
