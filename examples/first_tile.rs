@@ -1,5 +1,7 @@
-//! Measures what an astronomer waits for: OPEN_FILE → OPEN_FILE_ACK → first RASTER_TILE_DATA of the whole-image
-//! tile (layer 0), through the WebSocket protocol, and the server's resident memory afterwards (from /health).
+//! Measures what an astronomer waits for, through the WebSocket protocol: OPEN_FILE → OPEN_FILE_ACK → first
+//! RASTER_TILE_DATA of the whole-image tile (layer 0); then, with the image loaded, SET_STATS_REQUIREMENTS →
+//! REGION_STATS_DATA and SET_HISTOGRAM_REQUIREMENTS (auto bins, the image's range) → REGION_HISTOGRAM_DATA for
+//! the whole image; and the server's resident memory (from /health).
 //!
 //! Usage: cargo run --release --example first_tile -- ws://127.0.0.1:3002/?token=T DIRECTORY FILE [RUNS]
 
@@ -90,6 +92,28 @@ async fn main() {
             "run {run}: ack {:.1} ms, first tile {:.1} ms",
             acked.as_secs_f64() * 1e3,
             first_tile.as_secs_f64() * 1e3
+        );
+        let t = Instant::now();
+        let stats = pb::SetStatsRequirements {
+            file_id,
+            region_id: -1,
+            stats_configs: vec![pb::set_stats_requirements::StatsConfig {
+                coordinate: "z".into(),
+                stats_types: (0..=10).collect(),
+            }],
+        };
+        tx.send(frame(EventType::SetStatsRequirements, 5, &stats)).await.expect("send");
+        wait_for(&mut rx, EventType::RegionStatsData).await;
+        let stats_time = t.elapsed();
+        let t = Instant::now();
+        let config = pb::HistogramConfig { coordinate: "z".into(), channel: -1, fixed_num_bins: true, num_bins: 0, ..Default::default() };
+        let hist = pb::SetHistogramRequirements { file_id, region_id: -1, histograms: vec![config] };
+        tx.send(frame(EventType::SetHistogramRequirements, 6, &hist)).await.expect("send");
+        wait_for(&mut rx, EventType::RegionHistogramData).await;
+        println!(
+            "        statistics {:.1} ms, histogram {:.1} ms",
+            stats_time.as_secs_f64() * 1e3,
+            t.elapsed().as_secs_f64() * 1e3
         );
         // Resident memory with the image open (the server's /health), then close it.
         println!(
