@@ -102,13 +102,27 @@ async fn main() {
                 stats_types: (0..=10).collect(),
             }],
         };
-        tx.send(frame(EventType::SetStatsRequirements, 5, &stats)).await.expect("send");
+        tx.send(frame(EventType::SetStatsRequirements, 5, &stats))
+            .await
+            .expect("send");
         wait_for(&mut rx, EventType::RegionStatsData).await;
         let stats_time = t.elapsed();
         let t = Instant::now();
-        let config = pb::HistogramConfig { coordinate: "z".into(), channel: -1, fixed_num_bins: true, num_bins: 0, ..Default::default() };
-        let hist = pb::SetHistogramRequirements { file_id, region_id: -1, histograms: vec![config] };
-        tx.send(frame(EventType::SetHistogramRequirements, 6, &hist)).await.expect("send");
+        let config = pb::HistogramConfig {
+            coordinate: "z".into(),
+            channel: -1,
+            fixed_num_bins: true,
+            num_bins: 0,
+            ..Default::default()
+        };
+        let hist = pb::SetHistogramRequirements {
+            file_id,
+            region_id: -1,
+            histograms: vec![config],
+        };
+        tx.send(frame(EventType::SetHistogramRequirements, 6, &hist))
+            .await
+            .expect("send");
         wait_for(&mut rx, EventType::RegionHistogramData).await;
         println!(
             "        statistics {:.1} ms, histogram {:.1} ms",
