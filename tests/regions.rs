@@ -345,8 +345,14 @@ async fn invalid_regions_are_refused_with_a_reason() {
         ),
         (
             pb::RegionType::Line,
-            vec![pb::Point { x: 1.0, y: 1.0 }, pb::Point { x: 5.0, y: 5.0 }],
-            "LINE",
+            vec![
+                pb::Point {
+                    x: f32::NAN,
+                    y: 1.0,
+                },
+                pb::Point { x: 5.0, y: 5.0 },
+            ],
+            "finite",
         ),
         (
             pb::RegionType::Ellipse,
@@ -369,6 +375,27 @@ async fn invalid_regions_are_refused_with_a_reason() {
         assert!(!ack.success);
         assert!(ack.message.contains(needle), "{}", ack.message);
     }
+    // Lines and annotations are accepted (no statistics), with ids from the same counter.
+    for region_type in [pb::RegionType::Line, pb::RegionType::Anntext] {
+        let info = pb::RegionInfo {
+            region_type: region_type as i32,
+            control_points: vec![pb::Point { x: 1.0, y: 1.0 }, pb::Point { x: 5.0, y: 5.0 }],
+            rotation: 0.0,
+        };
+        let set = pb::SetRegion {
+            file_id: 0,
+            region_id: -1,
+            region_info: Some(info),
+            preview_region: false,
+        };
+        c.send(EventType::SetRegion, &set).await;
+        let (_, ack) = c.expect::<pb::SetRegionAck>(EventType::SetRegionAck).await;
+        assert!(
+            ack.success && ack.region_id >= 1,
+            "{region_type:?}: {}",
+            ack.message
+        );
+    }
     let set = pb::SetRegion {
         file_id: 9,
         region_id: -1,
@@ -378,4 +405,136 @@ async fn invalid_regions_are_refused_with_a_reason() {
     c.send(EventType::SetRegion, &set).await;
     let (_, ack) = c.expect::<pb::SetRegionAck>(EventType::SetRegionAck).await;
     assert!(!ack.success && ack.message.contains('9'));
+}
+
+/// Steering: a burst of spectral requirements for one region is answered for the newest one, and the
+/// superseded ones stop before reading their planes (at most a few passes over the cube, not one per request).
+#[tokio::test]
+async fn superseded_spectral_profiles_stop_reading() {
+    let dir = std::env::temp_dir().join(format!("cartaflow-steering-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (w, h, d) = (512usize, 512usize, 48usize);
+    common::write_fits_cube(&dir.join("cube.fits"), w, h, d, |x, y, z| {
+        (x + y + z) as f32
+    });
+    let server = Server::start_in(&dir, &[], &[]);
+    let mut c = server.connect().await;
+    c.register().await;
+    assert!(c.open_file("", "cube.fits", "", 0).await.success);
+    let rect = pb::RegionInfo {
+        region_type: pb::RegionType::Rectangle as i32,
+        control_points: vec![
+            pb::Point { x: 255.5, y: 255.5 },
+            pb::Point { x: 500.0, y: 500.0 },
+        ],
+        rotation: 0.0,
+    };
+    c.send(
+        EventType::SetRegion,
+        &pb::SetRegion {
+            file_id: 0,
+            region_id: -1,
+            region_info: Some(rect),
+            preview_region: false,
+        },
+    )
+    .await;
+    let (_, ack) = c.expect::<pb::SetRegionAck>(EventType::SetRegionAck).await;
+    let before = common::health(&server).await["region_channel_reads"]
+        .as_u64()
+        .unwrap_or(0);
+    let requests = 50;
+    let types = [
+        pb::StatsType::Sum,
+        pb::StatsType::Mean,
+        pb::StatsType::Max,
+        pb::StatsType::Min,
+    ];
+    for i in 0..requests {
+        let req = pb::SetSpectralRequirements {
+            file_id: 0,
+            region_id: ack.region_id,
+            spectral_profiles: vec![pb::set_spectral_requirements::SpectralConfig {
+                coordinate: "z".into(),
+                stats_types: vec![types[i % types.len()] as i32],
+            }],
+        };
+        c.send(EventType::SetSpectralRequirements, &req).await;
+    }
+    let last = types[(requests - 1) % types.len()] as i32;
+    let data = loop {
+        let (_, p) = c
+            .expect::<pb::SpectralProfileData>(EventType::SpectralProfileData)
+            .await;
+        if p.progress >= 1.0 && p.profiles.first().map(|q| q.stats_type) == Some(last) {
+            break p;
+        }
+    };
+    assert_eq!(data.profiles[0].raw_values_fp64.len(), d * 8);
+    let reads = common::health(&server).await["region_channel_reads"]
+        .as_u64()
+        .unwrap_or(0)
+        - before;
+    eprintln!("steering: {reads} plane reads for {requests} requests over {d} channels");
+    // The 512-row cube is one strip, so a full profile reads 48 planes; unsteered, 50 requests would read 2400.
+    assert!(
+        reads <= 3 * d as u64,
+        "{reads} plane reads: superseded work was not skipped"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The spectral profiler's cursor profile (region 0): the pixel's value in every channel, following the cursor.
+#[tokio::test]
+async fn cursor_spectral_profile_follows_the_cursor() {
+    let server = Server::start(&[]);
+    let mut c = server.connect().await;
+    c.register().await;
+    assert!(c.open_file("", "cube3d.fits", "", 0).await.success);
+    let req = pb::SetSpectralRequirements {
+        file_id: 0,
+        region_id: 0,
+        spectral_profiles: vec![pb::set_spectral_requirements::SpectralConfig {
+            coordinate: "z".into(),
+            stats_types: vec![pb::StatsType::Sum as i32],
+        }],
+    };
+    c.send(EventType::SetSpectralRequirements, &req).await;
+    for (x, y) in [(3usize, 4usize), (20, 7)] {
+        let point = pb::Point {
+            x: x as f32,
+            y: y as f32,
+        };
+        c.send(
+            EventType::SetCursor,
+            &pb::SetCursor {
+                file_id: 0,
+                point: Some(point),
+                spatial_requirements: None,
+            },
+        )
+        .await;
+        let data = c
+            .expect::<pb::SpectralProfileData>(EventType::SpectralProfileData)
+            .await
+            .1;
+        assert_eq!((data.region_id, data.progress), (0, 1.0));
+        let values: Vec<f32> = data.profiles[0]
+            .raw_values_fp32
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        assert_eq!(values.len(), 10);
+        // cube3d: value = x + 100 y + 10000 z (the fixture's pixel rule).
+        for (z, v) in values.iter().enumerate() {
+            if !v.is_nan() {
+                assert_eq!(
+                    *v,
+                    (x + 100 * y + 10000 * z) as f32,
+                    "({x},{y}) channel {z}"
+                );
+            }
+        }
+        assert!(values.iter().filter(|v| v.is_finite()).count() >= 8);
+    }
 }

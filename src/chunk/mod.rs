@@ -32,6 +32,10 @@ pub struct Plane {
     pub stokes: usize,
 }
 
+/// Plane reads done by multi-channel region work (spectral profiles, cube histograms) in this process: what
+/// steering saves is visible here (reported by /health).
+pub static CHANNEL_READS: AtomicU64 = AtomicU64::new(0);
+
 /// The generation a piece of work belongs to: stale once the owner's counter has moved on (a newer request
 /// superseded it), and then skipped without touching pixels.
 #[derive(Debug, Clone)]
@@ -373,6 +377,7 @@ impl Handler<RegionSpectrum> for ChunkWorker {
             if msg.generation.is_stale() {
                 return Err(stale());
             }
+            CHANNEL_READS.fetch_add(1, Ordering::Relaxed);
             let pixels = self.rows_of(
                 Plane {
                     channel,
@@ -399,6 +404,7 @@ impl Handler<CubeHistogram> for ChunkWorker {
             if msg.generation.is_stale() {
                 return Err(stale());
             }
+            CHANNEL_READS.fetch_add(1, Ordering::Relaxed);
             let pixels = self.rows_of(
                 Plane {
                     channel,

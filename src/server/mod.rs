@@ -65,6 +65,7 @@ async fn health(state: web::Data<Arc<AppState>>) -> HttpResponse {
         "sessions": state.session_count(),
         "pixel_bytes": crate::chunk::store::BlockStore::global().bytes_held(),
         "rss_bytes": resident_bytes(),
+        "region_channel_reads": crate::chunk::CHANNEL_READS.load(std::sync::atomic::Ordering::Relaxed),
     }))
 }
 

@@ -43,18 +43,26 @@ impl SessionActor {
             .iter()
             .map(|p| (f64::from(p.x), f64::from(p.y)))
             .collect();
-        let shape =
+        // Lines, polylines and annotations are kept (the frontend draws them) but have no area to analyse.
+        let without_area = matches!(
+            pb::RegionType::try_from(info.region_type),
+            Ok(pb::RegionType::Line | pb::RegionType::Polyline)
+        ) || (7..=16).contains(&info.region_type);
+        let shape = if without_area {
+            if points.is_empty() || points.iter().any(|(x, y)| !x.is_finite() || !y.is_finite()) {
+                let ack = fail("Invalid region: control points must be finite numbers".into());
+                return self.send(ctx, EventType::SetRegionAck, request_id, &ack);
+            }
+            None
+        } else {
             match Shape::from_control_points(info.region_type, &points, f64::from(info.rotation)) {
-                Ok(s) => s,
+                Ok(s) => Some(s),
                 Err(e) => {
-                    return self.send(
-                        ctx,
-                        EventType::SetRegionAck,
-                        request_id,
-                        &fail(format!("Invalid region: {e}")),
-                    )
+                    let ack = fail(format!("Invalid region: {e}"));
+                    return self.send(ctx, EventType::SetRegionAck, request_id, &ack);
                 }
-            };
+            }
+        };
         let region_id = if msg.region_id > 0 {
             msg.region_id
         } else {
@@ -69,7 +77,11 @@ impl SessionActor {
             region_id,
         };
         self.send(ctx, EventType::SetRegionAck, request_id, &ack);
-        actor.do_send(file::SetRegion { region_id, shape });
+        match shape {
+            Some(shape) => actor.do_send(file::SetRegion { region_id, shape }),
+            // An edit that turns a region into one without area removes its analysis.
+            None => actor.do_send(file::RemoveRegion { region_id }),
+        }
     }
 
     pub(super) fn on_remove_region(&mut self, region_id: i32) {

@@ -453,22 +453,38 @@ pub async fn health(server: &Server) -> serde_json::Value {
 
 /// Writes a plain float32 FITS image whose pixel (x, y) is `f(x, y)`.
 pub fn write_fits(path: &Path, width: usize, height: usize, f: impl Fn(usize, usize) -> f32) {
-    let cards = [
+    write_fits_cube(path, width, height, 1, |x, y, _| f(x, y));
+}
+
+/// Writes a float32 FITS cube (2-D when `depth` is 1) whose pixel (x, y, z) is `f(x, y, z)`.
+pub fn write_fits_cube(
+    path: &Path,
+    width: usize,
+    height: usize,
+    depth: usize,
+    f: impl Fn(usize, usize, usize) -> f32,
+) {
+    let mut cards = vec![
         "SIMPLE  =                    T".to_string(),
         "BITPIX  =                  -32".to_string(),
-        "NAXIS   =                    2".to_string(),
+        format!("NAXIS   = {:>20}", if depth > 1 { 3 } else { 2 }),
         format!("NAXIS1  = {width:>20}"),
         format!("NAXIS2  = {height:>20}"),
-        "END".to_string(),
     ];
+    if depth > 1 {
+        cards.push(format!("NAXIS3  = {depth:>20}"));
+    }
+    cards.push("END".to_string());
     let mut bytes: Vec<u8> = cards
         .iter()
         .flat_map(|c| format!("{c:<80}").into_bytes())
         .collect();
     bytes.resize(bytes.len().div_ceil(2880) * 2880, b' ');
-    for y in 0..height {
-        for x in 0..width {
-            bytes.extend_from_slice(&f(x, y).to_be_bytes());
+    for z in 0..depth {
+        for y in 0..height {
+            for x in 0..width {
+                bytes.extend_from_slice(&f(x, y, z).to_be_bytes());
+            }
         }
     }
     bytes.resize(bytes.len().div_ceil(2880) * 2880, 0);
