@@ -107,6 +107,7 @@ settings! {
     controller_deployment: bool,
     file_list_progress_interval: f64,
     tile_cache_mb: u64,
+    analysis_cache_mb: u64,
 }
 
 /// Command-line flags. carta_backend's spellings are accepted as aliases.
@@ -244,6 +245,7 @@ impl Cli {
             controller_deployment: flag(self.controller_deployment),
             file_list_progress_interval: None,
             tile_cache_mb: None,
+            analysis_cache_mb: None,
         }
     }
 
@@ -286,6 +288,8 @@ pub struct Config {
     pub file_list_progress_interval: Duration,
     /// Bytes of encoded tiles each open image may cache.
     pub tile_cache_bytes: u64,
+    /// Bytes of statistics and histogram results each open image may cache (0: no result caching).
+    pub analysis_cache_bytes: u64,
 }
 
 fn seconds(value: Option<i64>) -> Option<Duration> {
@@ -453,6 +457,13 @@ impl Config {
                 format!("{tile_cache_mb} MB is more than 1 TB"),
             ));
         }
+        let analysis_cache_mb = s.analysis_cache_mb.unwrap_or(32);
+        if analysis_cache_mb > 1 << 20 {
+            return Err(bad(
+                "analysis_cache_mb",
+                format!("{analysis_cache_mb} MB is more than 1 TB"),
+            ));
+        }
         let host = s.host.unwrap_or_else(|| "0.0.0.0".to_string());
         if host.trim().is_empty() {
             return Err(bad("host", "must not be empty"));
@@ -477,6 +488,7 @@ impl Config {
             controller_deployment: s.controller_deployment.unwrap_or(false),
             file_list_progress_interval: Duration::from_secs_f64(interval),
             tile_cache_bytes: tile_cache_mb << 20,
+            analysis_cache_bytes: analysis_cache_mb << 20,
         })
     }
 }

@@ -63,14 +63,20 @@ pub struct AnalysisState {
     histograms: HashMap<i32, Vec<pb::HistogramConfig>>,
     spectral: HashMap<i32, Vec<pb::set_spectral_requirements::SpectralConfig>>,
     generations: HashMap<(i32, Work), Arc<AtomicU64>>,
-    stats_cache: moka::sync::Cache<StatsKey, BasicStats>,
-    histogram_cache: moka::sync::Cache<HistogramKey, Arc<Histogram>>,
+    /// Result caches; None when result caching is configured off (`analysis_cache_mb = 0`).
+    stats_cache: Option<moka::sync::Cache<StatsKey, BasicStats>>,
+    histogram_cache: Option<moka::sync::Cache<HistogramKey, Arc<Histogram>>>,
+    /// Statistics of whole planes already known from their colour-scale histograms: the range an image
+    /// histogram needs, so it costs one counting pass even when result caching is off.
+    pub known_plane_stats: HashMap<Plane, BasicStats>,
     /// Passes over pixels started (tests and logs: steering keeps this bounded).
     pub passes: Arc<AtomicU64>,
 }
 
 impl AnalysisState {
+    /// State with result caches bounded to `cache_bytes` in all (0: no result caching).
     pub fn new(cache_bytes: u64) -> AnalysisState {
+        let enabled = cache_bytes > 0;
         AnalysisState {
             regions: HashMap::new(),
             next_version: 1,
@@ -78,13 +84,21 @@ impl AnalysisState {
             histograms: HashMap::new(),
             spectral: HashMap::new(),
             generations: HashMap::new(),
-            stats_cache: moka::sync::Cache::new(100_000),
-            histogram_cache: moka::sync::Cache::builder()
-                .weigher(|_, h: &Arc<Histogram>| {
-                    u32::try_from(h.bins.len() * 8 + 64).unwrap_or(u32::MAX)
-                })
-                .max_capacity(cache_bytes)
-                .build(),
+            stats_cache: enabled.then(|| {
+                moka::sync::Cache::builder()
+                    .weigher(|_, _: &BasicStats| 128)
+                    .max_capacity(cache_bytes / 4)
+                    .build()
+            }),
+            histogram_cache: enabled.then(|| {
+                moka::sync::Cache::builder()
+                    .weigher(|_, h: &Arc<Histogram>| {
+                        u32::try_from(h.bins.len() * 8 + 64).unwrap_or(u32::MAX)
+                    })
+                    .max_capacity(cache_bytes - cache_bytes / 4)
+                    .build()
+            }),
+            known_plane_stats: HashMap::new(),
             passes: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -223,7 +237,7 @@ impl FileActor {
         let workers = self.workers_for_region(region.as_deref());
         let passes = self.analysis.passes.clone();
         async move {
-            if let Some(s) = cache.get(&key) {
+            if let Some(s) = cache.as_ref().and_then(|c| c.get(&key)) {
                 return Ok(s);
             }
             passes.fetch_add(1, Ordering::Relaxed);
@@ -234,7 +248,9 @@ impl FileActor {
             })
             .await?;
             let stats = merge_all(parts);
-            cache.insert(key, stats);
+            if let Some(c) = &cache {
+                c.insert(key, stats);
+            }
             Ok(stats)
         }
     }
@@ -364,11 +380,19 @@ impl FileActor {
                 plane,
             };
             let cache = self.analysis.histogram_cache.clone();
+            let known = if region_id == IMAGE_REGION {
+                self.analysis.known_plane_stats.get(&plane).copied()
+            } else {
+                None
+            };
             let workers = self.workers_for_region(region.as_deref());
             let passes = self.analysis.passes.clone();
             let (region2, gen2) = (region.clone(), generation.clone());
             let work = async move {
-                let stats = stats_work.await?;
+                let stats = match known {
+                    Some(stats) => stats,
+                    None => stats_work.await?,
+                };
                 let Some((min, max)) = fixed.or(stats.range()) else {
                     return Ok(degenerate_histogram(&stats));
                 };
@@ -381,7 +405,7 @@ impl FileActor {
                     min: min.to_bits(),
                     max: max.to_bits(),
                 };
-                let counts = match cache.get(&hkey) {
+                let counts = match cache.as_ref().and_then(|c| c.get(&hkey)) {
                     Some(h) => h,
                     None => {
                         passes.fetch_add(1, Ordering::Relaxed);
@@ -400,7 +424,9 @@ impl FileActor {
                                 .reduce(|a, b| a.merge(&b))
                                 .unwrap_or_else(|| Histogram::new(min, max, bins)),
                         );
-                        cache.insert(hkey, h.clone());
+                        if let Some(c) = &cache {
+                            c.insert(hkey, h.clone());
+                        }
                         h
                     }
                 };

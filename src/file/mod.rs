@@ -109,7 +109,7 @@ impl FileActor {
                 ChunkWorker::start_in_arbiter(&arbiter, move |_| worker)
             })
             .collect();
-        let analysis = analysis::AnalysisState::new(state.config.tile_cache_bytes / 4);
+        let analysis = analysis::AnalysisState::new(state.config.analysis_cache_bytes);
         let beam_area = beam_area_pixels(&source.header);
         FileActor {
             file_id,
@@ -217,7 +217,10 @@ impl FileActor {
         let work = async move { plane_histogram(&workers, plane, bins).await };
         ctx.spawn(work.into_actor(self).map(move |result, act, ctx| {
             let histogram = match result {
-                Ok(h) => h,
+                Ok((h, stats)) => {
+                    act.analysis.known_plane_stats.insert(plane, stats);
+                    h
+                }
                 Err(e) => {
                     act.send_error(format!(
                         "Cannot compute the histogram of channel {}: {e}",
@@ -296,18 +299,19 @@ pub(super) fn degenerate_histogram(stats: &BasicStats) -> pb::Histogram {
     }
 }
 
-/// The colour-scale histogram of a plane: one pass for the range (and mean, σ), one for the counts.
+/// The colour-scale histogram of a plane, with the plane's statistics: one pass for the range (and mean, σ),
+/// one for the counts.
 async fn plane_histogram(
     workers: &[Addr<ChunkWorker>],
     plane: Plane,
     bins: usize,
-) -> Result<pb::Histogram, ImageError> {
+) -> Result<(pb::Histogram, BasicStats), ImageError> {
     let stats = fan_out(workers, || ComputeStats { plane })
         .await?
         .into_iter()
         .fold(BasicStats::default(), BasicStats::merge);
     let Some((min, max)) = stats.range().filter(|(a, b)| a < b) else {
-        return Ok(degenerate_histogram(&stats));
+        return Ok((degenerate_histogram(&stats), stats));
     };
     let counts = fan_out(workers, || ComputeHistogram {
         plane,
@@ -319,7 +323,7 @@ async fn plane_histogram(
     .into_iter()
     .reduce(|a, b| a.merge(&b))
     .unwrap_or_else(|| Histogram::new(min, max, bins));
-    Ok(histogram_message(&counts, &stats))
+    Ok((histogram_message(&counts, &stats), stats))
 }
 
 impl Actor for FileActor {
