@@ -22,6 +22,9 @@ use crate::tiles::downsample::BlockSums;
 use crate::tiles::TileBounds;
 use store::{Block, BlockKey, BlockStore, FileIdentity};
 
+/// Strips after its own that a worker loading a plane asks the kernel to read ahead.
+const READ_AHEAD_STRIPS: usize = 2;
+
 /// How many planes a worker keeps referenced (the current one and a few recent ones).
 const RECENT_PLANES: usize = 2;
 
@@ -126,6 +129,14 @@ impl ChunkWorker {
         };
         let (source, row0, rows) = (&self.source, self.row0, self.rows);
         let block = BlockStore::global().get(key, || {
+            // The strips after this one are likely next (a whole-plane pass): ask the disk for them now,
+            // so reading continues while this strip is converted and computed on.
+            source.will_read(
+                plane.channel,
+                plane.stokes,
+                row0 + rows,
+                row0 + (1 + READ_AHEAD_STRIPS) * rows,
+            );
             source.read_rows(plane.channel, plane.stokes, row0, row0 + rows)
         })?;
         self.recent.push_front((plane, block.clone()));

@@ -69,6 +69,8 @@ pub struct AnalysisState {
     /// Statistics of whole planes already known from their colour-scale histograms: the range an image
     /// histogram needs, so it costs one counting pass even when result caching is off.
     pub known_plane_stats: HashMap<Plane, BasicStats>,
+    /// Image histograms asked for while the plane's colour-scale pass was running; run when it ends.
+    pub deferred_image_histograms: bool,
     /// Passes over pixels started (tests and logs: steering keeps this bounded).
     pub passes: Arc<AtomicU64>,
 }
@@ -99,6 +101,7 @@ impl AnalysisState {
                     .build()
             }),
             known_plane_stats: HashMap::new(),
+            deferred_image_histograms: false,
             passes: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -112,6 +115,25 @@ impl AnalysisState {
 
     fn is_current(&self, _region: i32, _work: Work, generation: &Generation) -> bool {
         !generation.is_stale()
+    }
+
+    /// Records a plane's colour-scale pass: its statistics, and its counts as the whole-image histogram of
+    /// those bins over that range (a result like any other, so only when result caching is on).
+    pub fn record_plane(&mut self, plane: Plane, stats: BasicStats, counts: Option<Histogram>) {
+        self.known_plane_stats.insert(plane, stats);
+        if let (Some(cache), Some(h)) = (&self.histogram_cache, counts) {
+            let key = HistogramKey {
+                stats: StatsKey {
+                    region: IMAGE_REGION,
+                    version: self.version(IMAGE_REGION),
+                    plane,
+                },
+                bins: h.bins.len(),
+                min: h.min.to_bits(),
+                max: h.max.to_bits(),
+            };
+            cache.insert(key, Arc::new(h));
+        }
     }
 
     fn version(&self, region: i32) -> u64 {
@@ -331,10 +353,16 @@ impl FileActor {
         }
     }
 
-    fn run_histograms(&mut self, region_id: i32, ctx: &mut Context<Self>) {
+    pub(super) fn run_histograms(&mut self, region_id: i32, ctx: &mut Context<Self>) {
         let Some(configs) = self.analysis.histograms.get(&region_id).cloned() else {
             return;
         };
+        if region_id == IMAGE_REGION && self.colour_scale_pending.contains(&self.plane) {
+            // The plane's colour-scale pass is under way and will bring its range (and, with result caching,
+            // its counts): wait for it rather than reading the pixels a second time alongside it.
+            self.analysis.deferred_image_histograms = true;
+            return;
+        }
         let Some(region) = self.region(region_id) else {
             return;
         };

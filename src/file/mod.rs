@@ -60,6 +60,8 @@ pub struct FileActor {
     session: Recipient<Outgoing>,
     /// Colour-scale histograms already computed, per plane.
     histograms: HashMap<Plane, pb::Histogram>,
+    /// Planes whose colour-scale histogram is being computed.
+    colour_scale_pending: std::collections::HashSet<Plane>,
     /// Whether the current plane's colour-scale histogram has gone out (tiles wait for it).
     histogram_sent: bool,
     /// Tile batches waiting for the histogram of their plane.
@@ -124,6 +126,7 @@ impl FileActor {
             },
             session,
             histograms: HashMap::new(),
+            colour_scale_pending: Default::default(),
             histogram_sent: false,
             waiting: Vec::new(),
             generation: Arc::new(AtomicU64::new(0)),
@@ -215,10 +218,12 @@ impl FileActor {
         let workers = self.workers.clone();
         let bins = auto_bins(self.source.shape.width, self.source.shape.height);
         let work = async move { plane_histogram(&workers, plane, bins).await };
+        self.colour_scale_pending.insert(plane);
         ctx.spawn(work.into_actor(self).map(move |result, act, ctx| {
+            act.colour_scale_pending.remove(&plane);
             let histogram = match result {
-                Ok((h, stats)) => {
-                    act.analysis.known_plane_stats.insert(plane, stats);
+                Ok((h, stats, counts)) => {
+                    act.analysis.record_plane(plane, stats, counts);
                     h
                 }
                 Err(e) => {
@@ -237,6 +242,9 @@ impl FileActor {
                 );
                 act.histogram_sent = true;
                 act.flush_waiting(ctx);
+            }
+            if std::mem::take(&mut act.analysis.deferred_image_histograms) {
+                act.run_histograms(analysis::IMAGE_REGION, ctx);
             }
         }));
     }
@@ -299,19 +307,19 @@ pub(super) fn degenerate_histogram(stats: &BasicStats) -> pb::Histogram {
     }
 }
 
-/// The colour-scale histogram of a plane, with the plane's statistics: one pass for the range (and mean, σ),
-/// one for the counts.
+/// The colour-scale histogram of a plane, with the plane's statistics and the counts: one pass for the range
+/// (and mean, σ), one for the counts.
 async fn plane_histogram(
     workers: &[Addr<ChunkWorker>],
     plane: Plane,
     bins: usize,
-) -> Result<(pb::Histogram, BasicStats), ImageError> {
+) -> Result<(pb::Histogram, BasicStats, Option<Histogram>), ImageError> {
     let stats = fan_out(workers, || ComputeStats { plane })
         .await?
         .into_iter()
         .fold(BasicStats::default(), BasicStats::merge);
     let Some((min, max)) = stats.range().filter(|(a, b)| a < b) else {
-        return Ok((degenerate_histogram(&stats), stats));
+        return Ok((degenerate_histogram(&stats), stats, None));
     };
     let counts = fan_out(workers, || ComputeHistogram {
         plane,
@@ -323,7 +331,7 @@ async fn plane_histogram(
     .into_iter()
     .reduce(|a, b| a.merge(&b))
     .unwrap_or_else(|| Histogram::new(min, max, bins));
-    Ok((histogram_message(&counts, &stats), stats))
+    Ok((histogram_message(&counts, &stats), stats, Some(counts)))
 }
 
 impl Actor for FileActor {

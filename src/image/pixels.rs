@@ -280,6 +280,34 @@ impl PixelSource {
         }
     }
 
+    /// Tells the kernel that rows `[y0, y1)` of a plane will be read soon (FITS: `posix_fadvise(WILLNEED)`),
+    /// so the disk keeps reading while the caller converts what it has. Only a hint; errors are ignored.
+    pub fn will_read(&self, channel: usize, stokes: usize, y0: usize, y1: usize) {
+        let y1 = y1.min(self.shape.height);
+        if self.shape.check(channel, stokes, y0, y1).is_err() || y0 >= y1 {
+            return;
+        }
+        if let Backend::Fits {
+            file,
+            data_offset,
+            encoding,
+        } = &self.backend
+        {
+            use std::os::fd::AsRawFd;
+            let size = (encoding.bitpix.unsigned_abs() / 8) as usize;
+            let first = self.shape.plane_index(channel, stokes) * self.shape.plane_len()
+                + y0 * self.shape.width;
+            let offset = data_offset + (first * size) as u64;
+            let len = (y1 - y0) * self.shape.width * size;
+            if let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) {
+                // SAFETY: a plain system call on a file descriptor this source owns.
+                unsafe {
+                    libc::posix_fadvise(file.as_raw_fd(), offset, len, libc::POSIX_FADV_WILLNEED);
+                }
+            }
+        }
+    }
+
     /// The values of pixel (x, y) in every channel of one Stokes (a cursor spectral profile).
     pub fn read_spectrum(&self, x: usize, y: usize, stokes: usize) -> Result<Vec<f32>, ImageError> {
         self.shape.check(0, stokes, y, y + 1)?;
@@ -356,6 +384,9 @@ fn read_fits_values(
     count: usize,
     enc: FitsEncoding,
 ) -> Result<Vec<f32>, ImageError> {
+    if enc.bitpix == -32 {
+        return read_f32_in_place(file, data_offset, first, count, enc);
+    }
     let size = (enc.bitpix.unsigned_abs() / 8) as usize;
     let mut raw = vec![0u8; count * size];
     file.read_exact_at(&mut raw, data_offset + (first * size) as u64)
@@ -426,5 +457,41 @@ fn read_fits_values(
             .collect(),
         other => return Err(ImageError::Corrupt(format!("BITPIX = {other}"))),
     };
+    Ok(out)
+}
+
+/// BITPIX −32, the common case: the bytes are read straight into the output buffer and converted there (byte
+/// order, scaling, non-finite → NaN), so a block costs one buffer and one pass after the read.
+fn read_f32_in_place(
+    file: &File,
+    data_offset: u64,
+    first: usize,
+    count: usize,
+    enc: FitsEncoding,
+) -> Result<Vec<f32>, ImageError> {
+    let mut out = vec![0f32; count];
+    {
+        // SAFETY: any bit pattern is a valid f32, and the byte view covers exactly the vector's memory.
+        let bytes =
+            unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr() as *mut u8, count * 4) };
+        file.read_exact_at(bytes, data_offset + (first * 4) as u64)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => {
+                    ImageError::Truncated("the data unit ends early".into())
+                }
+                _ => ImageError::Io(e),
+            })?;
+    }
+    let scaled = enc.bscale != 1.0 || enc.bzero != 0.0;
+    for v in out.iter_mut() {
+        let x = f32::from_bits(u32::from_be(v.to_bits()));
+        *v = if !x.is_finite() {
+            f32::NAN
+        } else if scaled {
+            (f64::from(x) * enc.bscale + enc.bzero) as f32
+        } else {
+            x
+        };
+    }
     Ok(out)
 }
