@@ -67,42 +67,56 @@ fn count_bins_kernel(bins: &mut [i64], data: &[f32], min: f64, max: f64, width: 
     let n = bins.len();
     let last = (n - 1) as f64;
     let spare = n as f64;
-    // u32 counts are safe per call for up to 4·10⁹ values; callers pass far fewer, but split to be sure.
-    for part in data.chunks(1 << 31) {
-        let mut counts = vec![0u32; n + 1];
-        let mut group = |c: &[f32; LANES]| {
-            let mut idx = [0u32; LANES];
-            for i in 0..LANES {
-                let x = f64::from(c[i]);
-                let inside = x >= min && x <= max;
-                let q = (x - min) / width;
-                let q = if q < last { q } else { last };
-                let q = if inside { q } else { spare };
-                // q is in [0, n] here, so the conversion is exact truncation.
-                idx[i] = q as i32 as u32;
-            }
-            for &i in &idx {
-                counts[i as usize] += 1;
-            }
-        };
-        let mut chunks = part.chunks_exact(LANES);
-        for c in &mut chunks {
-            if let Ok(c) = <&[f32; LANES]>::try_from(c) {
-                group(c);
-            }
+    let mut counts = vec![0u32; n + 1];
+    let mut group = |c: &[f32; LANES]| {
+        let mut idx = [0u32; LANES];
+        for i in 0..LANES {
+            let x = f64::from(c[i]);
+            let inside = x >= min && x <= max;
+            let q = (x - min) / width;
+            let q = if q < last { q } else { last };
+            let q = if inside { q } else { spare };
+            // q is in [0, n] here, so the conversion is exact truncation.
+            idx[i] = q as i32 as u32;
         }
-        let mut tail = [f32::NAN; LANES];
-        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        group(&tail);
-        for (b, c) in bins.iter_mut().zip(&counts) {
-            *b += i64::from(*c);
+        for &i in &idx {
+            counts[i as usize] += 1;
+        }
+    };
+    let mut chunks = data.chunks_exact(LANES);
+    for c in &mut chunks {
+        if let Ok(c) = <&[f32; LANES]>::try_from(c) {
+            group(c);
         }
     }
+    let mut tail = [f32::NAN; LANES];
+    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    group(&tail);
+    add_counts(bins, &counts);
 }
 
 /// Bin counts up to this size get four interleaved copies (one per vector lane), so runs of equal bins do not
 /// wait on each other's increments; larger ones are sparse enough to share one.
 const INTERLEAVE_MAX_BINS: usize = 16 * 1024;
+
+/// Zeroed u32 counts for `n` bins and a spare bin, as four interleaved tables (one per lane) for small `n`,
+/// and the offset between tables (0 when there is one table).
+fn interleaved_counts(n: usize) -> (Vec<u32>, usize) {
+    if n < INTERLEAVE_MAX_BINS {
+        (vec![0u32; 4 * (n + 1)], n + 1)
+    } else {
+        (vec![0u32; n + 1], 0)
+    }
+}
+
+/// Adds the u32 counts (one or more tables of `bins.len()` bins and a spare bin) into `bins`.
+fn add_counts(bins: &mut [i64], counts: &[u32]) {
+    for table in counts.chunks_exact(bins.len() + 1) {
+        for (b, c) in bins.iter_mut().zip(table) {
+            *b += i64::from(*c);
+        }
+    }
+}
 
 /// The AVX2 + FMA kernel. The bin index is `floor((x − min) · (1/width))`, which equals the exact rule's
 /// `floor((x − min) / width)` unless the quotient lies within 1e-6 of an integer (a rounding step can only
@@ -113,60 +127,52 @@ const INTERLEAVE_MAX_BINS: usize = 16 * 1024;
 unsafe fn count_bins_avx2(bins: &mut [i64], data: &[f32], min: f64, max: f64, width: f64) {
     use std::arch::x86_64::*;
     let n = bins.len();
-    let stride = if n < INTERLEAVE_MAX_BINS { n + 1 } else { 0 };
-    let copies = if stride > 0 { 4 } else { 1 };
+    let (mut counts, stride) = interleaved_counts(n);
     let (vmin, vmax) = (_mm256_set1_pd(min), _mm256_set1_pd(max));
     let (vwidth, vinv) = (_mm256_set1_pd(width), _mm256_set1_pd(1.0 / width));
     let vlast = _mm256_set1_pd((n - 1) as f64);
     let vspare = _mm256_set1_pd(n as f64);
     let (eps, one_minus) = (_mm256_set1_pd(1e-6), _mm256_set1_pd(1.0 - 1e-6));
     let offsets = [0, stride, 2 * stride, 3 * stride];
-    for part in data.chunks(1 << 31) {
-        let mut counts = vec![0u32; (n + 1) * copies];
-        let mut group = |x: __m256d| {
-            let inside = _mm256_and_pd(
-                _mm256_cmp_pd::<_CMP_GE_OQ>(x, vmin),
-                _mm256_cmp_pd::<_CMP_LE_OQ>(x, vmax),
-            );
-            let d = _mm256_sub_pd(x, vmin);
-            let q = _mm256_mul_pd(d, vinv);
-            let mut f = _mm256_floor_pd(q);
-            let frac = _mm256_sub_pd(q, f);
-            let near = _mm256_or_pd(
-                _mm256_cmp_pd::<_CMP_LT_OQ>(frac, eps),
-                _mm256_cmp_pd::<_CMP_GT_OQ>(frac, one_minus),
-            );
-            if _mm256_movemask_pd(_mm256_and_pd(near, inside)) != 0 {
-                f = _mm256_floor_pd(_mm256_div_pd(d, vwidth));
-            }
-            let f = _mm256_blendv_pd(vspare, _mm256_min_pd(f, vlast), inside);
-            let mut idx = [0i32; 4];
-            _mm_storeu_si128(idx.as_mut_ptr() as *mut __m128i, _mm256_cvttpd_epi32(f));
-            for k in 0..4 {
-                let i = idx[k] as usize + offsets[k];
-                debug_assert!(i < counts.len());
-                // SAFETY: idx[k] is in [0, n] (clamped to the last bin, or the spare bin n) and offsets[k] is
-                // k·(n + 1) for k < copies, so i < (n + 1)·copies = counts.len().
-                *unsafe { counts.get_unchecked_mut(i) } += 1;
-            }
-        };
-        let mut chunks = part.chunks_exact(8);
-        for c in &mut chunks {
-            // SAFETY: `c` holds 8 values, so both 4-value loads are in bounds.
-            let p = c.as_ptr();
-            group(_mm256_cvtps_pd(_mm_loadu_ps(p)));
-            group(_mm256_cvtps_pd(_mm_loadu_ps(p.add(4))));
+    let mut group = |x: __m256d| {
+        let inside = _mm256_and_pd(
+            _mm256_cmp_pd::<_CMP_GE_OQ>(x, vmin),
+            _mm256_cmp_pd::<_CMP_LE_OQ>(x, vmax),
+        );
+        let d = _mm256_sub_pd(x, vmin);
+        let q = _mm256_mul_pd(d, vinv);
+        let mut f = _mm256_floor_pd(q);
+        let frac = _mm256_sub_pd(q, f);
+        let near = _mm256_or_pd(
+            _mm256_cmp_pd::<_CMP_LT_OQ>(frac, eps),
+            _mm256_cmp_pd::<_CMP_GT_OQ>(frac, one_minus),
+        );
+        if _mm256_movemask_pd(_mm256_and_pd(near, inside)) != 0 {
+            f = _mm256_floor_pd(_mm256_div_pd(d, vwidth));
         }
-        let mut tail = [f32::NAN; 8];
-        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        group(_mm256_cvtps_pd(_mm_loadu_ps(tail.as_ptr())));
-        group(_mm256_cvtps_pd(_mm_loadu_ps(tail.as_ptr().add(4))));
-        for copy in counts.chunks_exact(n + 1) {
-            for (b, c) in bins.iter_mut().zip(copy) {
-                *b += i64::from(*c);
-            }
+        let f = _mm256_blendv_pd(vspare, _mm256_min_pd(f, vlast), inside);
+        let mut idx = [0i32; 4];
+        _mm_storeu_si128(idx.as_mut_ptr() as *mut __m128i, _mm256_cvttpd_epi32(f));
+        for k in 0..4 {
+            let i = idx[k] as usize + offsets[k];
+            debug_assert!(i < counts.len());
+            // SAFETY: idx[k] is in [0, n] (clamped to the last bin, or the spare bin n) and offsets[k] is
+            // k·(n + 1) for a table k that exists, so i < counts.len().
+            *unsafe { counts.get_unchecked_mut(i) } += 1;
         }
+    };
+    let mut chunks = data.chunks_exact(8);
+    for c in &mut chunks {
+        // SAFETY: `c` holds 8 values, so both 4-value loads are in bounds.
+        let p = c.as_ptr();
+        group(_mm256_cvtps_pd(_mm_loadu_ps(p)));
+        group(_mm256_cvtps_pd(_mm_loadu_ps(p.add(4))));
     }
+    let mut tail = [f32::NAN; 8];
+    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    group(_mm256_cvtps_pd(_mm_loadu_ps(tail.as_ptr())));
+    group(_mm256_cvtps_pd(_mm_loadu_ps(tail.as_ptr().add(4))));
+    add_counts(bins, &counts);
 }
 
 /// The AVX-512 kernel: the AVX2 kernel's arithmetic eight values at a time, with mask registers for the
@@ -176,8 +182,7 @@ unsafe fn count_bins_avx2(bins: &mut [i64], data: &[f32], min: f64, max: f64, wi
 unsafe fn count_bins_avx512(bins: &mut [i64], data: &[f32], min: f64, max: f64, width: f64) {
     use std::arch::x86_64::*;
     let n = bins.len();
-    let stride = if n < INTERLEAVE_MAX_BINS { n + 1 } else { 0 };
-    let copies = if stride > 0 { 4 } else { 1 };
+    let (mut counts, stride) = interleaved_counts(n);
     let (vmin, vmax) = (_mm512_set1_pd(min), _mm512_set1_pd(max));
     let (vwidth, vinv) = (_mm512_set1_pd(width), _mm512_set1_pd(1.0 / width));
     let vlast = _mm512_set1_pd((n - 1) as f64);
@@ -185,53 +190,56 @@ unsafe fn count_bins_avx512(bins: &mut [i64], data: &[f32], min: f64, max: f64, 
     let s = stride as i32;
     let offsets = _mm256_setr_epi32(0, s, 2 * s, 3 * s, 0, s, 2 * s, 3 * s);
     let (eps, one_minus) = (_mm512_set1_pd(1e-6), _mm512_set1_pd(1.0 - 1e-6));
-    for part in data.chunks(1 << 31) {
-        let mut counts = vec![0u32; (n + 1) * copies];
-        let mut group = |x: __m512d| {
-            let inside = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(x, vmin)
-                & _mm512_cmp_pd_mask::<_CMP_LE_OQ>(x, vmax);
-            let d = _mm512_sub_pd(x, vmin);
-            let q = _mm512_mul_pd(d, vinv);
-            let mut f = _mm512_roundscale_pd::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(q);
-            let frac = _mm512_sub_pd(q, f);
-            let near = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(frac, eps)
-                | _mm512_cmp_pd_mask::<_CMP_GT_OQ>(frac, one_minus);
-            if near & inside != 0 {
-                f = _mm512_roundscale_pd::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(
-                    _mm512_div_pd(d, vwidth),
-                );
-            }
-            let i = _mm512_cvttpd_epi32(_mm512_min_pd(f, vlast));
-            let i = _mm256_add_epi32(_mm256_mask_blend_epi32(inside, spare, i), offsets);
-            let mut idx = [0i32; 8];
-            _mm256_storeu_si256(idx.as_mut_ptr() as *mut __m256i, i);
-            for &i in &idx {
-                let i = i as usize;
-                debug_assert!(i < counts.len());
-                // SAFETY: each index is a bin in [0, n] (or the spare bin n) plus k·(n + 1) for a lane's copy
-                // k < copies, so it is below (n + 1)·copies = counts.len().
-                *unsafe { counts.get_unchecked_mut(i) } += 1;
-            }
-        };
-        let mut chunks = part.chunks_exact(8);
-        for c in &mut chunks {
-            // SAFETY: `c` holds 8 values.
-            group(_mm512_cvtps_pd(_mm256_loadu_ps(c.as_ptr())));
+    let mut group = |x: __m512d| {
+        let inside =
+            _mm512_cmp_pd_mask::<_CMP_GE_OQ>(x, vmin) & _mm512_cmp_pd_mask::<_CMP_LE_OQ>(x, vmax);
+        let d = _mm512_sub_pd(x, vmin);
+        let q = _mm512_mul_pd(d, vinv);
+        let mut f = _mm512_roundscale_pd::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(q);
+        let frac = _mm512_sub_pd(q, f);
+        let near = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(frac, eps)
+            | _mm512_cmp_pd_mask::<_CMP_GT_OQ>(frac, one_minus);
+        if near & inside != 0 {
+            f = _mm512_roundscale_pd::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(
+                _mm512_div_pd(d, vwidth),
+            );
         }
-        let mut tail = [f32::NAN; 8];
-        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        group(_mm512_cvtps_pd(_mm256_loadu_ps(tail.as_ptr())));
-        for copy in counts.chunks_exact(n + 1) {
-            for (b, c) in bins.iter_mut().zip(copy) {
-                *b += i64::from(*c);
-            }
+        let i = _mm512_cvttpd_epi32(_mm512_min_pd(f, vlast));
+        let i = _mm256_add_epi32(_mm256_mask_blend_epi32(inside, spare, i), offsets);
+        let mut idx = [0i32; 8];
+        _mm256_storeu_si256(idx.as_mut_ptr() as *mut __m256i, i);
+        for &i in &idx {
+            let i = i as usize;
+            debug_assert!(i < counts.len());
+            // SAFETY: each index is a bin in [0, n] (or the spare bin n) plus k·(n + 1) for a lane's copy
+            // k that exists, so it is below counts.len().
+            *unsafe { counts.get_unchecked_mut(i) } += 1;
         }
+    };
+    let mut chunks = data.chunks_exact(8);
+    for c in &mut chunks {
+        // SAFETY: `c` holds 8 values.
+        group(_mm512_cvtps_pd(_mm256_loadu_ps(c.as_ptr())));
+    }
+    let mut tail = [f32::NAN; 8];
+    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    group(_mm512_cvtps_pd(_mm256_loadu_ps(tail.as_ptr())));
+    add_counts(bins, &counts);
+}
+
+/// Values per kernel call: the kernels count in u32.
+const MAX_PART: usize = 1 << 31;
+
+/// Counts `data` into `bins` by parts small enough for the kernels' u32 counts.
+fn count_bins(bins: &mut [i64], data: &[f32], min: f64, max: f64, width: f64) {
+    for part in data.chunks(MAX_PART) {
+        count_bins_part(bins, part, min, max, width);
     }
 }
 
 /// The kernel for this CPU: AVX-512 or AVX2 when present (checked once, cached by std), else the portable
 /// build.
-fn count_bins(bins: &mut [i64], data: &[f32], min: f64, max: f64, width: f64) {
+fn count_bins_part(bins: &mut [i64], data: &[f32], min: f64, max: f64, width: f64) {
     #[cfg(target_arch = "x86_64")]
     if data.len() >= 4 * LANES
         && std::is_x86_feature_detected!("avx512f")
@@ -255,7 +263,9 @@ fn count_bins(bins: &mut [i64], data: &[f32], min: f64, max: f64, width: f64) {
 pub fn count_bins_portable(h: &mut Histogram, data: &[f32]) {
     let (min, max, width) = (h.min, h.max, h.bin_width());
     if width > 0.0 {
-        count_bins_kernel(&mut h.bins, data, min, max, width);
+        for part in data.chunks(MAX_PART) {
+            count_bins_kernel(&mut h.bins, part, min, max, width);
+        }
     }
 }
 

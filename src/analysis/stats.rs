@@ -134,6 +134,26 @@ struct ShiftedSums {
     max: f32,
 }
 
+impl ShiftedSums {
+    const EMPTY: ShiftedSums = ShiftedSums {
+        count: 0,
+        dsum: 0.0,
+        dsq: 0.0,
+        min: f32::INFINITY,
+        max: f32::NEG_INFINITY,
+    };
+
+    /// Adds the sums of another part of the same slice (same shift).
+    #[inline(always)]
+    fn add(&mut self, other: ShiftedSums) {
+        self.count += other.count;
+        self.dsum += other.dsum;
+        self.dsq += other.dsq;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+    }
+}
+
 /// Independent accumulators per pass: enough to hide the f64 add latency and fill two AVX2 registers.
 const LANES: usize = 16;
 /// Elements per block: lane partials are folded into the totals after each block, which keeps the u32 lane
@@ -145,13 +165,7 @@ const BLOCK: usize = 1 << 14;
 #[inline(always)]
 fn shifted_sums_kernel(data: &[f32], shift: f32) -> ShiftedSums {
     let s64 = f64::from(shift);
-    let mut total = ShiftedSums {
-        count: 0,
-        dsum: 0.0,
-        dsq: 0.0,
-        min: f32::INFINITY,
-        max: f32::NEG_INFINITY,
-    };
+    let mut total = ShiftedSums::EMPTY;
     for block in data.chunks(BLOCK) {
         let mut s = [0f64; LANES];
         let mut q = [0f64; LANES];
@@ -182,11 +196,17 @@ fn shifted_sums_kernel(data: &[f32], shift: f32) -> ShiftedSums {
         let mut tail = [f32::NAN; LANES];
         tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
         step(&tail);
-        total.count += n.iter().map(|&c| u64::from(c)).sum::<u64>();
-        total.dsum += s.iter().sum::<f64>();
-        total.dsq += q.iter().sum::<f64>();
-        total.min = lo.iter().fold(total.min, |m, &v| if v < m { v } else { m });
-        total.max = hi.iter().fold(total.max, |m, &v| if v > m { v } else { m });
+        total.add(ShiftedSums {
+            count: n.iter().map(|&c| u64::from(c)).sum(),
+            dsum: s.iter().sum(),
+            dsq: q.iter().sum(),
+            min: lo
+                .iter()
+                .fold(f32::INFINITY, |m, &v| if v < m { v } else { m }),
+            max: hi
+                .iter()
+                .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m }),
+        });
     }
     total
 }
@@ -199,13 +219,7 @@ fn shifted_sums_kernel(data: &[f32], shift: f32) -> ShiftedSums {
 unsafe fn shifted_sums_avx2(data: &[f32], shift: f32) -> ShiftedSums {
     use std::arch::x86_64::*;
     const STEP: usize = 16;
-    let mut total = ShiftedSums {
-        count: 0,
-        dsum: 0.0,
-        dsq: 0.0,
-        min: f32::INFINITY,
-        max: f32::NEG_INFINITY,
-    };
+    let mut total = ShiftedSums::EMPTY;
     let shift8 = _mm256_set1_ps(shift);
     let shift4 = _mm256_set1_pd(f64::from(shift));
     let zero = _mm256_setzero_ps();
@@ -250,27 +264,24 @@ unsafe fn shifted_sums_avx2(data: &[f32], shift: f32) -> ShiftedSums {
         let mut highs = [0f32; 16];
         _mm256_storeu_ps(lows.as_mut_ptr(), _mm256_min_ps(lo[0], lo[1]));
         _mm256_storeu_ps(highs.as_mut_ptr(), _mm256_max_ps(hi[0], hi[1]));
-        total.count += counts.iter().map(|&c| c as u64).sum::<u64>();
-        total.dsum += hsum(_mm256_add_pd(
-            _mm256_add_pd(s[0], s[1]),
-            _mm256_add_pd(s[2], s[3]),
-        ));
-        total.dsq += hsum(_mm256_add_pd(
-            _mm256_add_pd(q[0], q[1]),
-            _mm256_add_pd(q[2], q[3]),
-        ));
-        total.min = lows[..8]
-            .iter()
-            .fold(total.min, |m, &v| if v < m { v } else { m });
-        total.max = highs[..8]
-            .iter()
-            .fold(total.max, |m, &v| if v > m { v } else { m });
-        let rest = shifted_sums_kernel(chunks.remainder(), shift);
-        total.count += rest.count;
-        total.dsum += rest.dsum;
-        total.dsq += rest.dsq;
-        total.min = total.min.min(rest.min);
-        total.max = total.max.max(rest.max);
+        total.add(ShiftedSums {
+            count: counts.iter().map(|&c| c as u64).sum(),
+            dsum: hsum(_mm256_add_pd(
+                _mm256_add_pd(s[0], s[1]),
+                _mm256_add_pd(s[2], s[3]),
+            )),
+            dsq: hsum(_mm256_add_pd(
+                _mm256_add_pd(q[0], q[1]),
+                _mm256_add_pd(q[2], q[3]),
+            )),
+            min: lows[..8]
+                .iter()
+                .fold(f32::INFINITY, |m, &v| if v < m { v } else { m }),
+            max: highs[..8]
+                .iter()
+                .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m }),
+        });
+        total.add(shifted_sums_kernel(chunks.remainder(), shift));
     }
     total
 }

@@ -376,6 +376,16 @@ impl PixelSource {
     }
 }
 
+/// Fills `buf` from `offset`; a file that ends early is a truncated data unit.
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> Result<(), ImageError> {
+    file.read_exact_at(buf, offset).map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => {
+            ImageError::Truncated("the data unit ends early".into())
+        }
+        _ => ImageError::Io(e),
+    })
+}
+
 /// Reads `count` values starting at element `first` of a FITS data unit and converts them to f32.
 fn read_fits_values(
     file: &File,
@@ -389,13 +399,7 @@ fn read_fits_values(
     }
     let size = (enc.bitpix.unsigned_abs() / 8) as usize;
     let mut raw = vec![0u8; count * size];
-    file.read_exact_at(&mut raw, data_offset + (first * size) as u64)
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::UnexpectedEof => {
-                ImageError::Truncated("the data unit ends early".into())
-            }
-            _ => ImageError::Io(e),
-        })?;
+    read_exact_at(file, &mut raw, data_offset + (first * size) as u64)?;
     let scaled = enc.bscale != 1.0 || enc.bzero != 0.0;
     let scale = |v: f64| {
         if scaled {
@@ -412,19 +416,6 @@ fn read_fits_values(
         }
     };
     let out: Vec<f32> = match enc.bitpix {
-        -32 => raw
-            .chunks_exact(4)
-            .map(|b| {
-                let v = f32::from_bits(u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
-                if scaled && v.is_finite() {
-                    scale(f64::from(v)) as f32
-                } else if v.is_finite() {
-                    v
-                } else {
-                    f32::NAN
-                }
-            })
-            .collect(),
         -64 => raw
             .chunks_exact(8)
             .map(|b| {
@@ -474,13 +465,7 @@ fn read_f32_in_place(
         // SAFETY: any bit pattern is a valid f32, and the byte view covers exactly the vector's memory.
         let bytes =
             unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr() as *mut u8, count * 4) };
-        file.read_exact_at(bytes, data_offset + (first * 4) as u64)
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::UnexpectedEof => {
-                    ImageError::Truncated("the data unit ends early".into())
-                }
-                _ => ImageError::Io(e),
-            })?;
+        read_exact_at(file, bytes, data_offset + (first * 4) as u64)?;
     }
     let scaled = enc.bscale != 1.0 || enc.bzero != 0.0;
     for v in out.iter_mut() {
