@@ -86,10 +86,38 @@ fn tiles(c: &mut Criterion) {
         h,
     )
     .expect("tile");
-    g.bench_function("block_sums_mip", |b| {
+    g.bench_function("block_sums_mip16", |b| {
         b.iter(|| {
             let mut s = BlockSums::new(bounds);
             s.add_rows(black_box(&d), w, 0);
+            s
+        })
+    });
+    g.bench_function("block_sums_mip16_portable", |b| {
+        b.iter(|| {
+            let mut s = BlockSums::new(bounds);
+            s.add_rows_portable(black_box(&d), w, 0);
+            s
+        })
+    });
+    // A 32768-wide image's layer 0 (mip 128, as for the 20000² benchmark image) over a 1024-row strip.
+    let (w2, h2) = (32768, 1024);
+    let d2 = data(w2 * h2);
+    let bounds2 = TileBounds::of(
+        TileId {
+            x: 0,
+            y: 0,
+            layer: 0,
+        },
+        w2,
+        h2,
+    )
+    .expect("tile");
+    g.throughput(Throughput::Bytes((w2 * h2 * 4) as u64));
+    g.bench_function("block_sums_mip128", |b| {
+        b.iter(|| {
+            let mut s = BlockSums::new(bounds2);
+            s.add_rows(black_box(&d2), w2, 0);
             s
         })
     });

@@ -118,10 +118,15 @@ fn add_counts(bins: &mut [i64], counts: &[u32]) {
     }
 }
 
+/// Adding and then subtracting 1.5·2^52 rounds a double below 2^51 to the nearest integer.
+const ROUNDING_MAGIC: f64 = 6_755_399_441_055_744.0;
+/// How close to an integer a fast quotient must be for its group to be recomputed with the division.
+const NEAR: f64 = 1e-6;
+
 /// The AVX2 + FMA kernel. The bin index is `floor((x − min) · (1/width))`, which equals the exact rule's
-/// `floor((x − min) / width)` unless the quotient lies within 1e-6 of an integer (a rounding step can only
-/// move it a few ulps); for such values, which are rare, the group is recomputed with the division itself, so
-/// the counts are exactly those of the rule.
+/// `floor((x − min) / width)` unless the quotient lies within [`NEAR`] of an integer (a rounding step can
+/// only move it a few ulps); for such values, which are rare, the group is recomputed with the division
+/// itself, so the counts are exactly those of the rule.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn count_bins_avx2(bins: &mut [i64], data: &[f32], min: f64, max: f64, width: f64) {
@@ -132,7 +137,8 @@ unsafe fn count_bins_avx2(bins: &mut [i64], data: &[f32], min: f64, max: f64, wi
     let (vwidth, vinv) = (_mm256_set1_pd(width), _mm256_set1_pd(1.0 / width));
     let vlast = _mm256_set1_pd((n - 1) as f64);
     let vspare = _mm256_set1_pd(n as f64);
-    let (eps, one_minus) = (_mm256_set1_pd(1e-6), _mm256_set1_pd(1.0 - 1e-6));
+    let (magic, eps) = (_mm256_set1_pd(ROUNDING_MAGIC), _mm256_set1_pd(NEAR));
+    let abs_mask = _mm256_castsi256_pd(_mm256_set1_epi64x(i64::MAX));
     let offsets = [0, stride, 2 * stride, 3 * stride];
     let mut group = |x: __m256d| {
         let inside = _mm256_and_pd(
@@ -140,17 +146,16 @@ unsafe fn count_bins_avx2(bins: &mut [i64], data: &[f32], min: f64, max: f64, wi
             _mm256_cmp_pd::<_CMP_LE_OQ>(x, vmax),
         );
         let d = _mm256_sub_pd(x, vmin);
-        let q = _mm256_mul_pd(d, vinv);
-        let mut f = _mm256_floor_pd(q);
-        let frac = _mm256_sub_pd(q, f);
-        let near = _mm256_or_pd(
-            _mm256_cmp_pd::<_CMP_LT_OQ>(frac, eps),
-            _mm256_cmp_pd::<_CMP_GT_OQ>(frac, one_minus),
-        );
+        let mut q = _mm256_mul_pd(d, vinv);
+        // Distance to the nearest integer (q ≥ 0 in range, far below 2^51).
+        let nearest = _mm256_sub_pd(_mm256_add_pd(q, magic), magic);
+        let dist = _mm256_and_pd(_mm256_sub_pd(q, nearest), abs_mask);
+        let near = _mm256_cmp_pd::<_CMP_LT_OQ>(dist, eps);
         if _mm256_movemask_pd(_mm256_and_pd(near, inside)) != 0 {
-            f = _mm256_floor_pd(_mm256_div_pd(d, vwidth));
+            q = _mm256_floor_pd(_mm256_div_pd(d, vwidth));
         }
-        let f = _mm256_blendv_pd(vspare, _mm256_min_pd(f, vlast), inside);
+        // In range q ≥ 0, so truncation is the floor.
+        let f = _mm256_blendv_pd(vspare, _mm256_min_pd(q, vlast), inside);
         let mut idx = [0i32; 4];
         _mm_storeu_si128(idx.as_mut_ptr() as *mut __m128i, _mm256_cvttpd_epi32(f));
         for k in 0..4 {
@@ -189,22 +194,22 @@ unsafe fn count_bins_avx512(bins: &mut [i64], data: &[f32], min: f64, max: f64, 
     let spare = _mm256_set1_epi32(n as i32);
     let s = stride as i32;
     let offsets = _mm256_setr_epi32(0, s, 2 * s, 3 * s, 0, s, 2 * s, 3 * s);
-    let (eps, one_minus) = (_mm512_set1_pd(1e-6), _mm512_set1_pd(1.0 - 1e-6));
+    let (magic, eps) = (_mm512_set1_pd(ROUNDING_MAGIC), _mm512_set1_pd(NEAR));
     let mut group = |x: __m512d| {
         let inside =
             _mm512_cmp_pd_mask::<_CMP_GE_OQ>(x, vmin) & _mm512_cmp_pd_mask::<_CMP_LE_OQ>(x, vmax);
         let d = _mm512_sub_pd(x, vmin);
-        let q = _mm512_mul_pd(d, vinv);
-        let mut f = _mm512_roundscale_pd::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(q);
-        let frac = _mm512_sub_pd(q, f);
-        let near = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(frac, eps)
-            | _mm512_cmp_pd_mask::<_CMP_GT_OQ>(frac, one_minus);
-        if near & inside != 0 {
-            f = _mm512_roundscale_pd::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(
+        let mut q = _mm512_mul_pd(d, vinv);
+        // Distance to the nearest integer (q ≥ 0 in range, far below 2^51).
+        let nearest = _mm512_sub_pd(_mm512_add_pd(q, magic), magic);
+        let dist = _mm512_abs_pd(_mm512_sub_pd(q, nearest));
+        if _mm512_mask_cmp_pd_mask::<_CMP_LT_OQ>(inside, dist, eps) != 0 {
+            q = _mm512_roundscale_pd::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(
                 _mm512_div_pd(d, vwidth),
             );
         }
-        let i = _mm512_cvttpd_epi32(_mm512_min_pd(f, vlast));
+        // In range q ≥ 0, so truncation is the floor.
+        let i = _mm512_cvttpd_epi32(_mm512_min_pd(q, vlast));
         let i = _mm256_add_epi32(_mm256_mask_blend_epi32(inside, spare, i), offsets);
         let mut idx = [0i32; 8];
         _mm256_storeu_si256(idx.as_mut_ptr() as *mut __m256i, i);
@@ -372,6 +377,24 @@ mod tests {
                 p.bins, want,
                 "portable kernel, {bins} bins over [{min}, {max}]"
             );
+            #[cfg(target_arch = "x86_64")]
+            {
+                let width = (max - min) / bins as f64;
+                if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                    let mut b = vec![0i64; bins];
+                    // SAFETY: the CPU has AVX2 and FMA, checked just above.
+                    unsafe { count_bins_avx2(&mut b, &data, min, max, width) };
+                    assert_eq!(b, want, "AVX2 kernel, {bins} bins over [{min}, {max}]");
+                }
+                if std::is_x86_feature_detected!("avx512f")
+                    && std::is_x86_feature_detected!("avx512vl")
+                {
+                    let mut b = vec![0i64; bins];
+                    // SAFETY: the CPU has AVX-512F and VL, checked just above.
+                    unsafe { count_bins_avx512(&mut b, &data, min, max, width) };
+                    assert_eq!(b, want, "AVX-512 kernel, {bins} bins over [{min}, {max}]");
+                }
+            }
         }
     }
 }
