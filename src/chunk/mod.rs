@@ -20,7 +20,7 @@ use crate::image::pixels::PixelSource;
 use crate::image::ImageError;
 use crate::tiles::downsample::BlockSums;
 use crate::tiles::TileBounds;
-use store::{Block, BlockKey, BlockStore, FileIdentity};
+use store::{Block, BlockKey, BlockStore, FileIdentity, Loaded};
 
 /// Strips after its own that a worker loading a plane asks the kernel to read ahead.
 const READ_AHEAD_STRIPS: usize = 2;
@@ -137,7 +137,16 @@ impl ChunkWorker {
                 row0 + rows,
                 row0 + (1 + READ_AHEAD_STRIPS) * rows,
             );
-            source.read_rows(plane.channel, plane.stokes, row0, row0 + rows)
+            // The strip's statistics are taken piece by piece as it is read, while each piece is in cache.
+            let mut stats = BasicStats::default();
+            let pixels = source.read_rows_visiting(
+                plane.channel,
+                plane.stokes,
+                row0,
+                row0 + rows,
+                &mut |piece| stats = stats.merge(BasicStats::of(piece)),
+            )?;
+            Ok(Loaded { pixels, stats })
         })?;
         self.recent.push_front((plane, block.clone()));
         self.recent.truncate(RECENT_PLANES);
@@ -205,7 +214,7 @@ impl Handler<ComputeStats> for ChunkWorker {
     type Result = Result<BasicStats, ImageError>;
 
     fn handle(&mut self, msg: ComputeStats, _: &mut Context<Self>) -> Self::Result {
-        Ok(BasicStats::of(self.block(msg.plane)?.pixels()))
+        Ok(self.block(msg.plane)?.stats())
     }
 }
 
@@ -259,6 +268,9 @@ pub struct RegionStats {
     pub plane: Plane,
     pub region: Option<Arc<Shape>>,
     pub generation: Generation,
+    /// Whether the whole strip's statistics taken while loading may answer (a result kept like any cached
+    /// one, so not when result caching is configured off and every pass must be real).
+    pub reuse_load_stats: bool,
 }
 
 /// Histogram of this strip's pixels inside a region over a fixed range.
@@ -337,6 +349,9 @@ impl Handler<RegionStats> for ChunkWorker {
             return Ok(BasicStats::default());
         }
         let block = self.block(msg.plane)?;
+        if msg.region.is_none() && msg.reuse_load_stats {
+            return Ok(block.stats());
+        }
         let mut stats = BasicStats::default();
         for_each_run(
             block.pixels(),

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
+use crate::analysis::stats::BasicStats;
 use crate::image::ImageError;
 
 /// Identifies one version of one image HDU on disk.
@@ -47,7 +48,23 @@ pub struct BlockKey {
     pub rows: usize,
 }
 
-type Slot = OnceLock<Result<Vec<f32>, String>>;
+/// A block's pixels with their statistics, taken while they were loaded.
+pub struct Loaded {
+    pub pixels: Vec<f32>,
+    pub stats: BasicStats,
+}
+
+impl Loaded {
+    /// Pixels whose statistics still have to be computed.
+    pub fn of(pixels: Vec<f32>) -> Loaded {
+        Loaded {
+            stats: BasicStats::of(&pixels),
+            pixels,
+        }
+    }
+}
+
+type Slot = OnceLock<Result<Loaded, String>>;
 
 /// A loaded block; cloning shares the pixels.
 #[derive(Clone)]
@@ -56,8 +73,16 @@ pub struct Block(Arc<Slot>);
 impl Block {
     pub fn pixels(&self) -> &[f32] {
         match self.0.get() {
-            Some(Ok(v)) => v,
+            Some(Ok(l)) => &l.pixels,
             _ => &[],
+        }
+    }
+
+    /// Statistics of all the block's pixels (computed once, as it was loaded).
+    pub fn stats(&self) -> BasicStats {
+        match self.0.get() {
+            Some(Ok(l)) => l.stats,
+            _ => BasicStats::default(),
         }
     }
 }
@@ -79,7 +104,7 @@ impl BlockStore {
     pub fn get(
         &self,
         key: BlockKey,
-        load: impl FnOnce() -> Result<Vec<f32>, ImageError>,
+        load: impl FnOnce() -> Result<Loaded, ImageError>,
     ) -> Result<Block, ImageError> {
         let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
@@ -109,7 +134,7 @@ impl BlockStore {
             .values()
             .filter_map(Weak::upgrade)
             .map(|s| match s.get() {
-                Some(Ok(v)) => v.len() * std::mem::size_of::<f32>(),
+                Some(Ok(l)) => l.pixels.len() * std::mem::size_of::<f32>(),
                 _ => 0,
             })
             .sum()
@@ -138,22 +163,23 @@ mod tests {
     #[test]
     fn shared_while_held_and_freed_after() {
         let store = BlockStore::default();
-        let a = store.get(key(0), || Ok(vec![1.0; 8])).expect("load");
+        let a = store.get(key(0), || Ok(Loaded::of(vec![1.0; 8]))).expect("load");
         let b = store
             .get(key(0), || panic!("must not load twice"))
             .expect("shared");
         assert_eq!(b.pixels(), &[1.0; 8]);
+        assert_eq!((b.stats().count, b.stats().sum), (8, 8.0));
         assert_eq!(store.bytes_held(), 32);
         drop(a);
         drop(b);
         assert_eq!(store.bytes_held(), 0);
-        let c = store.get(key(0), || Ok(vec![2.0; 8])).expect("reload");
+        let c = store.get(key(0), || Ok(Loaded::of(vec![2.0; 8]))).expect("reload");
         assert_eq!(c.pixels()[0], 2.0);
         assert!(store
             .get(key(4), || Err(ImageError::Truncated("x".into())))
             .is_err());
         assert!(
-            store.get(key(4), || Ok(vec![3.0])).is_ok(),
+            store.get(key(4), || Ok(Loaded::of(vec![3.0]))).is_ok(),
             "a failed load is retried"
         );
     }

@@ -267,6 +267,7 @@ impl FileActor {
                 plane,
                 region: region.clone(),
                 generation: generation.clone(),
+                reuse_load_stats: cache.is_some(),
             })
             .await?;
             let stats = merge_all(parts);

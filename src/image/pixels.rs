@@ -260,6 +260,20 @@ impl PixelSource {
         y0: usize,
         y1: usize,
     ) -> Result<Vec<f32>, ImageError> {
+        self.read_rows_visiting(channel, stokes, y0, y1, &mut |_| {})
+    }
+
+    /// [`PixelSource::read_rows`], showing `visit` every converted value once, in order, in pieces: for float
+    /// FITS each piece right after it is read and converted, while it is still in cache, so a pass over the
+    /// values (the statistics of a block being loaded) costs no extra trip through memory.
+    pub fn read_rows_visiting(
+        &self,
+        channel: usize,
+        stokes: usize,
+        y0: usize,
+        y1: usize,
+        visit: &mut dyn FnMut(&[f32]),
+    ) -> Result<Vec<f32>, ImageError> {
         self.shape.check(channel, stokes, y0, y1)?;
         let width = self.shape.width;
         match &self.backend {
@@ -271,11 +285,18 @@ impl PixelSource {
                 let first =
                     self.shape.plane_index(channel, stokes) * self.shape.plane_len() + y0 * width;
                 let count = (y1 - y0) * width;
-                read_fits_values(file, *data_offset, first, count, *encoding)
+                if encoding.bitpix == -32 {
+                    return read_f32_in_place(file, *data_offset, first, count, *encoding, visit);
+                }
+                let values = read_fits_values(file, *data_offset, first, count, *encoding)?;
+                visit(&values);
+                Ok(values)
             }
             Backend::Hdf5 { path, hdu, .. } => {
                 let sel = self.shape.hyperslab((0, width), (y0, y1), channel, stokes);
-                h5::read_selection(path, hdu, h5::DATA, sel)
+                let values = h5::read_selection(path, hdu, h5::DATA, sel)?;
+                visit(&values);
+                Ok(values)
             }
         }
     }
@@ -395,7 +416,7 @@ fn read_fits_values(
     enc: FitsEncoding,
 ) -> Result<Vec<f32>, ImageError> {
     if enc.bitpix == -32 {
-        return read_f32_in_place(file, data_offset, first, count, enc);
+        return read_f32_in_place(file, data_offset, first, count, enc, &mut |_| {});
     }
     let size = (enc.bitpix.unsigned_abs() / 8) as usize;
     let mut raw = vec![0u8; count * size];
@@ -451,32 +472,48 @@ fn read_fits_values(
     Ok(out)
 }
 
-/// BITPIX −32, the common case: the bytes are read straight into the output buffer and converted there (byte
-/// order, scaling, non-finite → NaN), so a block costs one buffer and one pass after the read.
+/// Values per read of a float strip: small enough that a piece is still in cache when it is converted and
+/// visited, large enough that the system calls cost nothing.
+const PIECE_VALUES: usize = 1 << 16;
+
+/// BITPIX −32, the common case: the bytes are read straight into the output buffer, a piece at a time, and
+/// each piece is converted there (byte order, scaling, non-finite → NaN) and shown to `visit` while it is in
+/// cache; a block costs one buffer and one trip through memory after the read.
 fn read_f32_in_place(
     file: &File,
     data_offset: u64,
     first: usize,
     count: usize,
     enc: FitsEncoding,
+    visit: &mut dyn FnMut(&[f32]),
 ) -> Result<Vec<f32>, ImageError> {
     let mut out = vec![0f32; count];
-    {
-        // SAFETY: any bit pattern is a valid f32, and the byte view covers exactly the vector's memory.
-        let bytes =
-            unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr() as *mut u8, count * 4) };
-        read_exact_at(file, bytes, data_offset + (first * 4) as u64)?;
-    }
     let scaled = enc.bscale != 1.0 || enc.bzero != 0.0;
-    for v in out.iter_mut() {
-        let x = f32::from_bits(u32::from_be(v.to_bits()));
-        *v = if !x.is_finite() {
-            f32::NAN
-        } else if scaled {
-            (f64::from(x) * enc.bscale + enc.bzero) as f32
+    for (i, piece) in out.chunks_mut(PIECE_VALUES).enumerate() {
+        {
+            // SAFETY: any bit pattern is a valid f32, and the byte view covers exactly the piece's memory.
+            let bytes = unsafe {
+                std::slice::from_raw_parts_mut(piece.as_mut_ptr() as *mut u8, piece.len() * 4)
+            };
+            let offset = data_offset + ((first + i * PIECE_VALUES) * 4) as u64;
+            read_exact_at(file, bytes, offset)?;
+        }
+        if scaled {
+            for v in piece.iter_mut() {
+                let x = f32::from_bits(u32::from_be(v.to_bits()));
+                *v = if x.is_finite() {
+                    (f64::from(x) * enc.bscale + enc.bzero) as f32
+                } else {
+                    f32::NAN
+                };
+            }
         } else {
-            x
-        };
+            for v in piece.iter_mut() {
+                let x = f32::from_bits(u32::from_be(v.to_bits()));
+                *v = if x.is_finite() { x } else { f32::NAN };
+            }
+        }
+        visit(piece);
     }
     Ok(out)
 }
