@@ -593,3 +593,71 @@ async fn tiles_match_the_reference_downsampled_image() {
     }
     assert!(tiles.len() >= 10);
 }
+
+/// Tiles asked for while the colour-scale pass of a large image is still running are computed alongside it,
+/// and still go out after the histogram, with the right pixels (block means over the finite pixels).
+#[tokio::test]
+async fn tiles_asked_for_during_the_colour_scale_pass_follow_the_histogram() {
+    let dir = std::env::temp_dir().join(format!("cartaflow-early-tiles-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (w, h) = (3000usize, 2200usize);
+    let value = |x: usize, y: usize| {
+        if (x * 7 + y * 13) % 101 == 0 {
+            f32::NAN
+        } else {
+            ((x * 31 + y * 17) % 1000) as f32 * 0.01 + (y as f32) * 1e-3
+        }
+    };
+    common::write_fits(&dir.join("big.fits"), w, h, value);
+    let server = Server::start_in(&dir, &[], &[]);
+    let mut c = server.connect().await;
+    c.register().await;
+    // Asked for straight after OPEN_FILE_ACK, as the frontend does, before the pass over 26 MB of pixels
+    // can have ended.
+    let ack = c.open_file("", "big.fits", "", 0).await;
+    assert!(ack.success, "{}", ack.message);
+    let tiles = [tile(0, 0, 0), tile(2, 1, 1)];
+    c.add_tiles(0, &tiles, pb::CompressionType::None, 0.0).await;
+    let stream = c.tile_stream().await;
+    assert!(
+        stream
+            .others
+            .iter()
+            .any(|(e, _)| *e == EventType::RegionHistogramData as u16),
+        "the histogram comes before the tiles"
+    );
+    assert_eq!(stream.tiles.len(), 2);
+    for message in &stream.tiles {
+        let t = &message.tiles[0];
+        let id = TileId {
+            x: t.x as u32,
+            y: t.y as u32,
+            layer: t.layer as u32,
+        };
+        let b = cartaflow::tiles::TileBounds::of(id, w, h).expect("bounds");
+        let got = tile_pixels(message, t);
+        assert_eq!(got.len(), b.width * b.height);
+        for oy in 0..b.height {
+            for ox in 0..b.width {
+                let (mut s, mut n) = (0f64, 0u32);
+                for y in b.y0 + oy * b.mip..(b.y0 + (oy + 1) * b.mip).min(b.y1) {
+                    for x in b.x0 + ox * b.mip..(b.x0 + (ox + 1) * b.mip).min(b.x1) {
+                        let v = value(x, y);
+                        if v.is_finite() {
+                            s += f64::from(v);
+                            n += 1;
+                        }
+                    }
+                }
+                let want = (s / f64::from(n)) as f32;
+                let g = got[oy * b.width + ox];
+                assert!(
+                    (g - want).abs() <= 1e-6 * want.abs().max(1.0),
+                    "tile {id:?} pixel ({ox}, {oy}): {g} vs {want}"
+                );
+            }
+        }
+    }
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

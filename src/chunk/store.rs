@@ -163,7 +163,9 @@ mod tests {
     #[test]
     fn shared_while_held_and_freed_after() {
         let store = BlockStore::default();
-        let a = store.get(key(0), || Ok(Loaded::of(vec![1.0; 8]))).expect("load");
+        let a = store
+            .get(key(0), || Ok(Loaded::of(vec![1.0; 8])))
+            .expect("load");
         let b = store
             .get(key(0), || panic!("must not load twice"))
             .expect("shared");
@@ -173,7 +175,9 @@ mod tests {
         drop(a);
         drop(b);
         assert_eq!(store.bytes_held(), 0);
-        let c = store.get(key(0), || Ok(Loaded::of(vec![2.0; 8]))).expect("reload");
+        let c = store
+            .get(key(0), || Ok(Loaded::of(vec![2.0; 8])))
+            .expect("reload");
         assert_eq!(c.pixels()[0], 2.0);
         assert!(store
             .get(key(4), || Err(ImageError::Truncated("x".into())))

@@ -67,6 +67,8 @@ pub struct FileActor {
     /// Tile batches waiting for the histogram of their plane.
     waiting: Vec<TileBatch>,
     tile_cache: tiles::TileCache,
+    /// Tiles of waiting batches being computed ahead of the histogram.
+    pending_tiles: HashMap<tiles::TileKey, tiles::PendingTile>,
     /// Bumped on every plane change; tile streams of an older generation stop sending.
     generation: Arc<AtomicU64>,
     cursor: cursor::CursorState,
@@ -129,6 +131,7 @@ impl FileActor {
             colour_scale_pending: Default::default(),
             histogram_sent: false,
             waiting: Vec::new(),
+            pending_tiles: HashMap::new(),
             generation: Arc::new(AtomicU64::new(0)),
             cursor: cursor::CursorState::default(),
             analysis,

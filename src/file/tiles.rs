@@ -1,11 +1,13 @@
 //! Raster tile batches: the synchronised stream (RASTER_TILE_SYNC start with the exact count, the tiles in the
 //! requested order, RASTER_TILE_SYNC end), tiles computed concurrently by fan-out to the chunk workers (or read
 //! from a stored HDF5 mip level), encoded on the I/O pool, cached (moka) per plane, tile and compression.
-//! Tiles of a plane that is no longer current are dropped.
+//! Batches asked for before their plane's colour-scale histogram is out are computed at once and sent after
+//! it. Tiles of a plane that is no longer current are dropped.
 
 use std::sync::Arc;
 
-use actix::{AsyncContext, Context, Handler, Message, WrapFuture};
+use actix::{ActorFutureExt, AsyncContext, Context, Handler, Message, WrapFuture};
+use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use tracing::debug;
 
@@ -109,35 +111,86 @@ pub(crate) async fn on_pool<R: Send + 'static>(
     rx.await.ok()
 }
 
+/// A tile being computed ahead of its batch; None if it failed (the batch then computes it itself).
+pub type PendingTile = Shared<LocalBoxFuture<'static, Option<Arc<pb::TileData>>>>;
+
+/// The tiles of a batch: the ones that decode to a tile of this image, with their bounds.
+fn batch_tiles(batch: &TileBatch, width: usize, height: usize) -> Vec<(TileId, TileBounds)> {
+    batch
+        .tiles
+        .iter()
+        .filter_map(|id| {
+            let tile = TileId::decode(*id)?;
+            Some((tile, TileBounds::of(tile, width, height)?))
+        })
+        .collect()
+}
+
+/// The compression a batch gets: ZFP when asked for, else raw.
+fn batch_compression(batch: &TileBatch) -> pb::CompressionType {
+    if batch.compression == pb::CompressionType::Zfp {
+        pb::CompressionType::Zfp
+    } else {
+        pb::CompressionType::None
+    }
+}
+
 impl FileActor {
+    /// Runs a batch now, or, while its plane's colour-scale histogram is still being computed, queues it and
+    /// starts computing its tiles: the chunk workers add their strips into the tiles as each strip loads,
+    /// so the tiles are ready when the histogram goes out (they may not be sent before it).
     pub(super) fn queue_batch(&mut self, batch: TileBatch, ctx: &mut Context<Self>) {
         if self.histogram_sent {
             self.run_batch(batch, ctx);
-        } else {
-            self.waiting.push(batch);
+            return;
         }
+        let plane = self.plane;
+        let (width, height) = (self.source.shape.width, self.source.shape.height);
+        let (compression, precision) = (batch_compression(&batch), precision(batch.quality));
+        for (tile, bounds) in batch_tiles(&batch, width, height) {
+            let key = TileKey {
+                plane,
+                tile: tile.encode(),
+                compression: compression as i32,
+                precision,
+            };
+            if self.pending_tiles.contains_key(&key) || self.tile_cache.contains_key(&key) {
+                continue;
+            }
+            let span = self.span.clone();
+            let pending = self
+                .compute_tile(key.clone(), tile, bounds, compression)
+                .map(move |r| {
+                    r.map_err(
+                        |e| tracing::warn!(parent: &span, "tile ahead of its batch failed: {e}"),
+                    )
+                    .ok()
+                })
+                .boxed_local()
+                .shared();
+            self.pending_tiles.insert(key.clone(), pending.clone());
+            ctx.spawn(pending.into_actor(self).map(move |_, act, _| {
+                act.pending_tiles.remove(&key);
+            }));
+        }
+        debug!(
+            parent: &self.span,
+            "{} tiles computed ahead of channel {}'s histogram",
+            self.pending_tiles.len(),
+            plane.channel
+        );
+        self.waiting.push(batch);
     }
 
     /// Streams one batch for the current plane.
     pub(super) fn run_batch(&mut self, batch: TileBatch, ctx: &mut Context<Self>) {
         let plane = self.plane;
         let (width, height) = (self.source.shape.width, self.source.shape.height);
-        let tiles: Vec<(TileId, TileBounds)> = batch
-            .tiles
-            .iter()
-            .filter_map(|id| {
-                let tile = TileId::decode(*id)?;
-                Some((tile, TileBounds::of(tile, width, height)?))
-            })
-            .collect();
+        let tiles = batch_tiles(&batch, width, height);
         if tiles.is_empty() {
             return;
         }
-        let compression = if batch.compression == pb::CompressionType::Zfp {
-            pb::CompressionType::Zfp
-        } else {
-            pb::CompressionType::None
-        };
+        let compression = batch_compression(&batch);
         let precision = precision(batch.quality);
         let sync = |end_sync: bool| pb::RasterTileSync {
             file_id: self.file_id,
@@ -197,7 +250,7 @@ impl FileActor {
         ctx.spawn(work.into_actor(self));
     }
 
-    /// One tile, from the cache or computed.
+    /// One tile: from the cache, from its computation already under way, or computed now.
     fn tile(
         &self,
         plane: Plane,
@@ -212,15 +265,36 @@ impl FileActor {
             compression: compression as i32,
             precision,
         };
-        let cache = self.tile_cache.clone();
-        let cached = cache.get(&key);
-        let workers = self.workers_for_rows(bounds.y0, bounds.y1);
-        let state = self.state.clone();
-        let source = self.source.clone();
+        let cached = self.tile_cache.get(&key);
+        let pending = self.pending_tiles.get(&key).cloned();
+        let compute = self.compute_tile(key, tile, bounds, compression);
         async move {
             if let Some(t) = cached {
                 return Ok(t);
             }
+            if let Some(pending) = pending {
+                if let Some(t) = pending.await {
+                    return Ok(t);
+                }
+            }
+            compute.await
+        }
+    }
+
+    /// Computes, encodes and caches one tile (lazily: nothing happens until the future is polled).
+    fn compute_tile(
+        &self,
+        key: TileKey,
+        tile: TileId,
+        bounds: TileBounds,
+        compression: pb::CompressionType,
+    ) -> impl std::future::Future<Output = Result<Arc<pb::TileData>, ImageError>> + use<> {
+        let (plane, precision) = (key.plane, key.precision);
+        let cache = self.tile_cache.clone();
+        let workers = self.workers_for_rows(bounds.y0, bounds.y1);
+        let state = self.state.clone();
+        let source = self.source.clone();
+        async move {
             let pixels = if source.mip_levels().contains(&bounds.mip) {
                 let m = bounds.mip;
                 let src = source.clone();

@@ -488,7 +488,6 @@ fn read_f32_in_place(
     visit: &mut dyn FnMut(&[f32]),
 ) -> Result<Vec<f32>, ImageError> {
     let mut out = vec![0f32; count];
-    let scaled = enc.bscale != 1.0 || enc.bzero != 0.0;
     for (i, piece) in out.chunks_mut(PIECE_VALUES).enumerate() {
         {
             // SAFETY: any bit pattern is a valid f32, and the byte view covers exactly the piece's memory.
@@ -498,22 +497,44 @@ fn read_f32_in_place(
             let offset = data_offset + ((first + i * PIECE_VALUES) * 4) as u64;
             read_exact_at(file, bytes, offset)?;
         }
-        if scaled {
-            for v in piece.iter_mut() {
-                let x = f32::from_bits(u32::from_be(v.to_bits()));
-                *v = if x.is_finite() {
-                    (f64::from(x) * enc.bscale + enc.bzero) as f32
-                } else {
-                    f32::NAN
-                };
-            }
-        } else {
-            for v in piece.iter_mut() {
-                let x = f32::from_bits(u32::from_be(v.to_bits()));
-                *v = if x.is_finite() { x } else { f32::NAN };
-            }
-        }
+        convert_be_f32(piece, enc.bscale, enc.bzero);
         visit(piece);
     }
     Ok(out)
+}
+
+/// Big-endian float bits to values in place: byte order, non-finite → NaN, then `v·bscale + bzero` unless
+/// that is the identity. Built for AVX2 too (a byte shuffle per eight values) and chosen at run time.
+fn convert_be_f32(values: &mut [f32], bscale: f64, bzero: f64) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, checked just above.
+        return unsafe { convert_be_f32_avx2(values, bscale, bzero) };
+    }
+    convert_be_f32_kernel(values, bscale, bzero)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn convert_be_f32_avx2(values: &mut [f32], bscale: f64, bzero: f64) {
+    convert_be_f32_kernel(values, bscale, bzero)
+}
+
+#[inline(always)]
+fn convert_be_f32_kernel(values: &mut [f32], bscale: f64, bzero: f64) {
+    if bscale != 1.0 || bzero != 0.0 {
+        for v in values.iter_mut() {
+            let x = f32::from_bits(u32::from_be(v.to_bits()));
+            *v = if x.is_finite() {
+                (f64::from(x) * bscale + bzero) as f32
+            } else {
+                f32::NAN
+            };
+        }
+    } else {
+        for v in values.iter_mut() {
+            let x = f32::from_bits(u32::from_be(v.to_bits()));
+            *v = if x.is_finite() { x } else { f32::NAN };
+        }
+    }
 }
