@@ -602,7 +602,7 @@ async fn tiles_asked_for_during_the_colour_scale_pass_follow_the_histogram() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let (w, h) = (3000usize, 2200usize);
     let value = |x: usize, y: usize| {
-        if (x * 7 + y * 13) % 101 == 0 {
+        if (x * 7 + y * 13).is_multiple_of(101) {
             f32::NAN
         } else {
             ((x * 31 + y * 17) % 1000) as f32 * 0.01 + (y as f32) * 1e-3
