@@ -118,6 +118,25 @@ fn add_counts(bins: &mut [i64], counts: &[u32]) {
     }
 }
 
+/// Values whose bin indices the vector kernels compute and store before incrementing their counts.
+const BATCH: usize = 64;
+
+/// One increment per index of a batch (each a bin plus its table's offset, below `counts.len()`). The indices
+/// are read back from memory on purpose: left to itself the compiler moves each one out of its vector register
+/// with an extract instruction, and those compete with the bin arithmetic for the same vector port (measured
+/// here: 1.07 → 0.78 ns a value for the AVX-512 kernel).
+#[inline(always)]
+fn increment(counts: &mut [u32], idx: &[i32; BATCH]) {
+    for k in 0..BATCH {
+        // SAFETY: k < BATCH, inside the array.
+        let i = unsafe { std::ptr::read_volatile(idx.as_ptr().add(k)) } as usize;
+        debug_assert!(i < counts.len());
+        // SAFETY: the kernels store only a bin in [0, n] (or the spare bin n) plus k·(n + 1) for a table k
+        // that exists, so i < counts.len().
+        *unsafe { counts.get_unchecked_mut(i) } += 1;
+    }
+}
+
 /// Adding and then subtracting 1.5·2^52 rounds a double below 2^51 to the nearest integer.
 const ROUNDING_MAGIC: f64 = 6_755_399_441_055_744.0;
 /// How close to an integer a fast quotient must be for its group to be recomputed with the division.
@@ -139,8 +158,9 @@ unsafe fn count_bins_avx2(bins: &mut [i64], data: &[f32], min: f64, max: f64, wi
     let vspare = _mm256_set1_pd(n as f64);
     let (magic, eps) = (_mm256_set1_pd(ROUNDING_MAGIC), _mm256_set1_pd(NEAR));
     let abs_mask = _mm256_castsi256_pd(_mm256_set1_epi64x(i64::MAX));
-    let offsets = [0, stride, 2 * stride, 3 * stride];
-    let mut group = |x: __m256d| {
+    let s = stride as i32;
+    let offsets = _mm_setr_epi32(0, s, 2 * s, 3 * s);
+    let index = |x: __m256d| {
         let inside = _mm256_and_pd(
             _mm256_cmp_pd::<_CMP_GE_OQ>(x, vmin),
             _mm256_cmp_pd::<_CMP_LE_OQ>(x, vmax),
@@ -156,27 +176,24 @@ unsafe fn count_bins_avx2(bins: &mut [i64], data: &[f32], min: f64, max: f64, wi
         }
         // In range q ≥ 0, so truncation is the floor.
         let f = _mm256_blendv_pd(vspare, _mm256_min_pd(q, vlast), inside);
-        let mut idx = [0i32; 4];
-        _mm_storeu_si128(idx.as_mut_ptr() as *mut __m128i, _mm256_cvttpd_epi32(f));
-        for k in 0..4 {
-            let i = idx[k] as usize + offsets[k];
-            debug_assert!(i < counts.len());
-            // SAFETY: idx[k] is in [0, n] (clamped to the last bin, or the spare bin n) and offsets[k] is
-            // k·(n + 1) for a table k that exists, so i < counts.len().
-            *unsafe { counts.get_unchecked_mut(i) } += 1;
-        }
+        _mm_add_epi32(_mm256_cvttpd_epi32(f), offsets)
     };
-    let mut chunks = data.chunks_exact(8);
-    for c in &mut chunks {
-        // SAFETY: `c` holds 8 values, so both 4-value loads are in bounds.
-        let p = c.as_ptr();
-        group(_mm256_cvtps_pd(_mm_loadu_ps(p)));
-        group(_mm256_cvtps_pd(_mm_loadu_ps(p.add(4))));
+    let mut batches = data.chunks_exact(BATCH);
+    let mut idx = [0i32; BATCH];
+    let mut run = |batch: &[f32]| {
+        for g in 0..BATCH / 4 {
+            // SAFETY: a batch holds BATCH values, so each 4-value load and store is in bounds.
+            let i = index(_mm256_cvtps_pd(_mm_loadu_ps(batch.as_ptr().add(4 * g))));
+            _mm_storeu_si128(idx.as_mut_ptr().add(4 * g) as *mut __m128i, i);
+        }
+        increment(&mut counts, &idx);
+    };
+    for batch in &mut batches {
+        run(batch);
     }
-    let mut tail = [f32::NAN; 8];
-    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-    group(_mm256_cvtps_pd(_mm_loadu_ps(tail.as_ptr())));
-    group(_mm256_cvtps_pd(_mm_loadu_ps(tail.as_ptr().add(4))));
+    let mut tail = [f32::NAN; BATCH];
+    tail[..batches.remainder().len()].copy_from_slice(batches.remainder());
+    run(&tail);
     add_counts(bins, &counts);
 }
 
@@ -195,7 +212,7 @@ unsafe fn count_bins_avx512(bins: &mut [i64], data: &[f32], min: f64, max: f64, 
     let s = stride as i32;
     let offsets = _mm256_setr_epi32(0, s, 2 * s, 3 * s, 0, s, 2 * s, 3 * s);
     let (magic, eps) = (_mm512_set1_pd(ROUNDING_MAGIC), _mm512_set1_pd(NEAR));
-    let mut group = |x: __m512d| {
+    let index = |x: __m512d| {
         let inside =
             _mm512_cmp_pd_mask::<_CMP_GE_OQ>(x, vmin) & _mm512_cmp_pd_mask::<_CMP_LE_OQ>(x, vmax);
         let d = _mm512_sub_pd(x, vmin);
@@ -210,25 +227,24 @@ unsafe fn count_bins_avx512(bins: &mut [i64], data: &[f32], min: f64, max: f64, 
         }
         // In range q ≥ 0, so truncation is the floor.
         let i = _mm512_cvttpd_epi32(_mm512_min_pd(q, vlast));
-        let i = _mm256_add_epi32(_mm256_mask_blend_epi32(inside, spare, i), offsets);
-        let mut idx = [0i32; 8];
-        _mm256_storeu_si256(idx.as_mut_ptr() as *mut __m256i, i);
-        for &i in &idx {
-            let i = i as usize;
-            debug_assert!(i < counts.len());
-            // SAFETY: each index is a bin in [0, n] (or the spare bin n) plus k·(n + 1) for a lane's copy
-            // k that exists, so it is below counts.len().
-            *unsafe { counts.get_unchecked_mut(i) } += 1;
-        }
+        _mm256_add_epi32(_mm256_mask_blend_epi32(inside, spare, i), offsets)
     };
-    let mut chunks = data.chunks_exact(8);
-    for c in &mut chunks {
-        // SAFETY: `c` holds 8 values.
-        group(_mm512_cvtps_pd(_mm256_loadu_ps(c.as_ptr())));
+    let mut batches = data.chunks_exact(BATCH);
+    let mut idx = [0i32; BATCH];
+    let mut run = |batch: &[f32]| {
+        for g in 0..BATCH / 8 {
+            // SAFETY: a batch holds BATCH values, so each 8-value load and store is in bounds.
+            let i = index(_mm512_cvtps_pd(_mm256_loadu_ps(batch.as_ptr().add(8 * g))));
+            _mm256_storeu_si256(idx.as_mut_ptr().add(8 * g) as *mut __m256i, i);
+        }
+        increment(&mut counts, &idx);
+    };
+    for batch in &mut batches {
+        run(batch);
     }
-    let mut tail = [f32::NAN; 8];
-    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-    group(_mm512_cvtps_pd(_mm256_loadu_ps(tail.as_ptr())));
+    let mut tail = [f32::NAN; BATCH];
+    tail[..batches.remainder().len()].copy_from_slice(batches.remainder());
+    run(&tail);
     add_counts(bins, &counts);
 }
 
