@@ -121,6 +121,21 @@ fn add_counts(bins: &mut [i64], counts: &[u32]) {
 /// Values whose bin indices the vector kernels compute and store before incrementing their counts.
 const BATCH: usize = 64;
 
+/// Calls `f` on `data` in batches of [`BATCH`] values; the last batch is padded with NaN, which the kernels
+/// count in the spare bin that is dropped.
+#[inline(always)]
+fn for_each_batch(data: &[f32], mut f: impl FnMut(&[f32; BATCH])) {
+    let mut batches = data.chunks_exact(BATCH);
+    for batch in &mut batches {
+        if let Ok(batch) = <&[f32; BATCH]>::try_from(batch) {
+            f(batch);
+        }
+    }
+    let mut tail = [f32::NAN; BATCH];
+    tail[..batches.remainder().len()].copy_from_slice(batches.remainder());
+    f(&tail);
+}
+
 /// One increment per index of a batch (each a bin plus its table's offset, below `counts.len()`). The indices
 /// are read back from memory on purpose: left to itself the compiler moves each one out of its vector register
 /// with an extract instruction, and those compete with the bin arithmetic for the same vector port (measured
@@ -178,22 +193,15 @@ unsafe fn count_bins_avx2(bins: &mut [i64], data: &[f32], min: f64, max: f64, wi
         let f = _mm256_blendv_pd(vspare, _mm256_min_pd(q, vlast), inside);
         _mm_add_epi32(_mm256_cvttpd_epi32(f), offsets)
     };
-    let mut batches = data.chunks_exact(BATCH);
     let mut idx = [0i32; BATCH];
-    let mut run = |batch: &[f32]| {
+    for_each_batch(data, |batch| {
         for g in 0..BATCH / 4 {
             // SAFETY: a batch holds BATCH values, so each 4-value load and store is in bounds.
             let i = index(_mm256_cvtps_pd(_mm_loadu_ps(batch.as_ptr().add(4 * g))));
             _mm_storeu_si128(idx.as_mut_ptr().add(4 * g) as *mut __m128i, i);
         }
         increment(&mut counts, &idx);
-    };
-    for batch in &mut batches {
-        run(batch);
-    }
-    let mut tail = [f32::NAN; BATCH];
-    tail[..batches.remainder().len()].copy_from_slice(batches.remainder());
-    run(&tail);
+    });
     add_counts(bins, &counts);
 }
 
@@ -229,22 +237,15 @@ unsafe fn count_bins_avx512(bins: &mut [i64], data: &[f32], min: f64, max: f64, 
         let i = _mm512_cvttpd_epi32(_mm512_min_pd(q, vlast));
         _mm256_add_epi32(_mm256_mask_blend_epi32(inside, spare, i), offsets)
     };
-    let mut batches = data.chunks_exact(BATCH);
     let mut idx = [0i32; BATCH];
-    let mut run = |batch: &[f32]| {
+    for_each_batch(data, |batch| {
         for g in 0..BATCH / 8 {
             // SAFETY: a batch holds BATCH values, so each 8-value load and store is in bounds.
             let i = index(_mm512_cvtps_pd(_mm256_loadu_ps(batch.as_ptr().add(8 * g))));
             _mm256_storeu_si256(idx.as_mut_ptr().add(8 * g) as *mut __m256i, i);
         }
         increment(&mut counts, &idx);
-    };
-    for batch in &mut batches {
-        run(batch);
-    }
-    let mut tail = [f32::NAN; BATCH];
-    tail[..batches.remainder().len()].copy_from_slice(batches.remainder());
-    run(&tail);
+    });
     add_counts(bins, &counts);
 }
 

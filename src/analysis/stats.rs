@@ -35,9 +35,9 @@ impl Default for BasicStats {
 
 impl BasicStats {
     /// Statistics of one slice in a single pass. Deviations are taken from the slice's first finite value so
-    /// the variance does not suffer from cancellation when the values sit far from zero. The pass is branch-free
-    /// over lanes of f64 accumulators so the compiler vectorises it; on x86-64 CPUs with AVX2 the same code is
-    /// compiled for AVX2 and chosen at run time, so the binary still runs on any x86-64.
+    /// the variance does not suffer from cancellation when the values sit far from zero. One branch-free pass
+    /// over lanes of f64 accumulators: AVX-512 or AVX2 intrinsics where the CPU has them (chosen at run time,
+    /// so the binary still runs on any x86-64), else a portable build the compiler vectorises.
     pub fn of(data: &[f32]) -> BasicStats {
         let Some(first) = data.iter().position(|v| v.is_finite()) else {
             return BasicStats {

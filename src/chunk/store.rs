@@ -54,6 +54,7 @@ pub struct Loaded {
     pub stats: BasicStats,
 }
 
+#[cfg(test)]
 impl Loaded {
     /// Pixels whose statistics still have to be computed.
     pub fn of(pixels: Vec<f32>) -> Loaded {

@@ -285,12 +285,7 @@ impl PixelSource {
                 let first =
                     self.shape.plane_index(channel, stokes) * self.shape.plane_len() + y0 * width;
                 let count = (y1 - y0) * width;
-                if encoding.bitpix == -32 {
-                    return read_f32_in_place(file, *data_offset, first, count, *encoding, visit);
-                }
-                let values = read_fits_values(file, *data_offset, first, count, *encoding)?;
-                visit(&values);
-                Ok(values)
+                read_fits_values(file, *data_offset, first, count, *encoding, visit)
             }
             Backend::Hdf5 { path, hdu, .. } => {
                 let sel = self.shape.hyperslab((0, width), (y0, y1), channel, stokes);
@@ -345,10 +340,12 @@ impl PixelSource {
                     let first = self.shape.plane_index(c, stokes) * self.shape.plane_len()
                         + y * self.shape.width
                         + x;
-                    Ok(read_fits_values(file, *data_offset, first, 1, *encoding)?
-                        .first()
-                        .copied()
-                        .unwrap_or(f32::NAN))
+                    Ok(
+                        read_fits_values(file, *data_offset, first, 1, *encoding, &mut |_| {})?
+                            .first()
+                            .copied()
+                            .unwrap_or(f32::NAN),
+                    )
                 })
                 .collect(),
             Backend::Hdf5 { path, hdu, .. } => {
@@ -407,16 +404,18 @@ fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> Result<(), ImageEr
     })
 }
 
-/// Reads `count` values starting at element `first` of a FITS data unit and converts them to f32.
+/// Reads `count` values starting at element `first` of a FITS data unit and converts them to f32, showing
+/// them to `visit` (see [`PixelSource::read_rows_visiting`]).
 fn read_fits_values(
     file: &File,
     data_offset: u64,
     first: usize,
     count: usize,
     enc: FitsEncoding,
+    visit: &mut dyn FnMut(&[f32]),
 ) -> Result<Vec<f32>, ImageError> {
     if enc.bitpix == -32 {
-        return read_f32_in_place(file, data_offset, first, count, enc, &mut |_| {});
+        return read_f32_in_place(file, data_offset, first, count, enc, visit);
     }
     let size = (enc.bitpix.unsigned_abs() / 8) as usize;
     let mut raw = vec![0u8; count * size];
@@ -469,6 +468,7 @@ fn read_fits_values(
             .collect(),
         other => return Err(ImageError::Corrupt(format!("BITPIX = {other}"))),
     };
+    visit(&out);
     Ok(out)
 }
 
