@@ -57,39 +57,65 @@ impl FromEnv for bool {
     }
 }
 
-/// Declares the settings once: the layered struct (every field optional), its TOML form, its environment form
-/// and the merge rule. Every key here is documented in config/cartaflow.toml.
-macro_rules! settings {
-    ($($name:ident : $ty:ty),* $(,)?) => {
-        /// One layer of settings (file, environment or flags); `None` means "not set in this layer".
+/// Declares a layer of settings once: the struct (every field optional), its TOML form, its environment form
+/// (`CARTAFLOW_<PREFIX><KEY>`) and the merge rule. Every key here is documented in config/cartaflow.toml.
+macro_rules! layer {
+    ($(#[$doc:meta])* $layer:ident, $prefix:literal, { $($name:ident : $ty:ty),* $(,)? } $(, $section:ident : $section_ty:ty)*) => {
+        $(#[$doc])*
         #[derive(Debug, Default, Clone, Deserialize)]
         #[serde(deny_unknown_fields)]
-        pub struct Settings { $(pub $name: Option<$ty>,)* }
+        pub struct $layer {
+            $(pub $name: Option<$ty>,)*
+            $(#[serde(default)] pub $section: $section_ty,)*
+        }
 
-        impl Settings {
+        impl $layer {
             /// `over`'s values win where set.
-            pub fn overlay(self, over: Settings) -> Settings {
-                Settings { $($name: over.$name.or(self.$name),)* }
+            pub fn overlay(self, over: $layer) -> $layer {
+                $layer {
+                    $($name: over.$name.or(self.$name),)*
+                    $($section: self.$section.overlay(over.$section),)*
+                }
             }
 
             /// Reads `CARTAFLOW_<KEY>` variables through `var`.
-            pub fn from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
-                Ok(Settings {$(
-                    $name: {
-                        let env_key = format!("CARTAFLOW_{}", stringify!($name).to_ascii_uppercase());
+            pub fn from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<$layer, ConfigError> {
+                Ok($layer {
+                    $($name: {
+                        let env_key = format!(
+                            "CARTAFLOW_{}{}",
+                            $prefix,
+                            stringify!($name).to_ascii_uppercase()
+                        );
                         match var(&env_key) {
                             None => None,
                             Some(text) => Some(<$ty as FromEnv>::from_env(&text)
                                 .map_err(|m| bad(&env_key, m))?),
                         }
-                    },
-                )*})
+                    },)*
+                    $($section: <$section_ty>::from_env(var)?,)*
+                })
             }
         }
     };
 }
 
-settings! {
+layer! {
+    /// The `[limits]` section of one layer.
+    LimitSettings, "LIMITS_", {
+        histogram_bins: u64,
+        region_control_points: u64,
+        regions_per_session: u64,
+        files_per_session: u64,
+        frame_mb: u64,
+        sessions: u64,
+        requirements_per_message: u64,
+    }
+}
+
+layer! {
+    /// One layer of settings (file, environment or flags); `None` means "not set in this layer".
+    Settings, "", {
     host: String,
     port: u16,
     top_level_folder: PathBuf,
@@ -108,6 +134,7 @@ settings! {
     file_list_progress_interval: f64,
     tile_cache_mb: u64,
     analysis_cache_mb: u64,
+    }, limits: LimitSettings
 }
 
 /// Command-line flags. carta_backend's spellings are accepted as aliases.
@@ -246,6 +273,7 @@ impl Cli {
             file_list_progress_interval: None,
             tile_cache_mb: None,
             analysis_cache_mb: None,
+            limits: LimitSettings::default(),
         }
     }
 
@@ -256,6 +284,90 @@ impl Cli {
             Some(p) => (Some(p.clone()), None),
             None => (None, None),
         }
+    }
+}
+
+/// Bounds on what one client may ask for, checked at the edge before anything is allocated (`[limits]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bins of one histogram a client may ask for.
+    pub histogram_bins: usize,
+    /// Control points of one region.
+    pub region_control_points: usize,
+    /// Regions one session may hold.
+    pub regions_per_session: usize,
+    /// Images one session may have open.
+    pub files_per_session: usize,
+    /// Bytes of one incoming WebSocket message.
+    pub frame_bytes: usize,
+    /// Sessions (WebSocket connections) the server serves at once.
+    pub sessions: usize,
+    /// Entries of one requirements message (statistics, histogram, spectral or spatial configs).
+    pub requirements_per_message: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            histogram_bins: 1_000_000,
+            region_control_points: 10_000,
+            regions_per_session: 10_000,
+            files_per_session: 100,
+            frame_bytes: 64 << 20,
+            sessions: 1_000,
+            requirements_per_message: 100,
+        }
+    }
+}
+
+impl Limits {
+    fn from_settings(s: &LimitSettings) -> Result<Limits, ConfigError> {
+        let d = Limits::default();
+        let pick = |key: &str, value: Option<u64>, default: usize, max: u64| {
+            let v = value.unwrap_or(default as u64);
+            if v == 0 || v > max {
+                return Err(bad(
+                    &format!("limits.{key}"),
+                    format!("{v} is not within 1..{max}"),
+                ));
+            }
+            usize::try_from(v).map_err(|_| bad(&format!("limits.{key}"), "too large"))
+        };
+        let frame_mb = pick("frame_mb", s.frame_mb, d.frame_bytes >> 20, 1024)?;
+        Ok(Limits {
+            histogram_bins: pick(
+                "histogram_bins",
+                s.histogram_bins,
+                d.histogram_bins,
+                1 << 28,
+            )?,
+            region_control_points: pick(
+                "region_control_points",
+                s.region_control_points,
+                d.region_control_points,
+                1 << 24,
+            )?,
+            regions_per_session: pick(
+                "regions_per_session",
+                s.regions_per_session,
+                d.regions_per_session,
+                1 << 24,
+            )?,
+            files_per_session: pick(
+                "files_per_session",
+                s.files_per_session,
+                d.files_per_session,
+                1 << 16,
+            )?,
+            frame_bytes: frame_mb << 20,
+            sessions: pick("sessions", s.sessions, d.sessions, 1 << 20)?,
+            requirements_per_message: pick(
+                "requirements_per_message",
+                s.requirements_per_message,
+                d.requirements_per_message,
+                1 << 16,
+            )?,
+        })
     }
 }
 
@@ -290,6 +402,7 @@ pub struct Config {
     pub tile_cache_bytes: u64,
     /// Bytes of statistics and histogram results each open image may cache (0: no result caching).
     pub analysis_cache_bytes: u64,
+    pub limits: Limits,
 }
 
 fn seconds(value: Option<i64>) -> Option<Duration> {
@@ -489,6 +602,7 @@ impl Config {
             file_list_progress_interval: Duration::from_secs_f64(interval),
             tile_cache_bytes: tile_cache_mb << 20,
             analysis_cache_bytes: analysis_cache_mb << 20,
+            limits: Limits::from_settings(&s.limits)?,
         })
     }
 }

@@ -12,12 +12,13 @@
 //! ARCHITECTURE.md at the repository root describes how they fit together.
 
 pub mod analysis;
+pub mod browse;
 pub mod chunk;
 pub mod config;
 pub mod file;
-pub mod files;
 pub mod image;
 pub mod protocol;
+pub mod runtime;
 pub mod server;
 pub mod session;
 pub mod tiles;

@@ -3,7 +3,7 @@
 //! Partials over the same range merge by adding counts.
 
 /// Counts over a fixed range.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Histogram {
     pub min: f64,
     pub max: f64,

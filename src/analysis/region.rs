@@ -14,7 +14,7 @@ use std::fmt;
 use std::ops::Range;
 
 /// A closed region in image pixel coordinates. Angles are counter-clockwise in degrees.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Shape {
     /// Covers the single pixel nearest to the point (rounding half away from zero).
     Point { x: f64, y: f64 },
@@ -536,6 +536,33 @@ fn merge(mut ranges: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
         }
     }
     merged
+}
+
+/// Calls `f` with each run of pixels of `block` (rows `row0..row0 + rows` of a `width`-wide plane) that
+/// `region` covers: the whole block without a region.
+pub fn for_each_run(
+    block: &[f32],
+    width: usize,
+    row0: usize,
+    region: Option<&Shape>,
+    mut f: impl FnMut(&[f32]),
+) {
+    let rows = block.len() / width.max(1);
+    match region {
+        None => f(block),
+        Some(shape) => {
+            let height = row0 + rows;
+            let Some((_, _, y0, y1)) = shape.bounding_box(width, height) else {
+                return;
+            };
+            for y in y0.max(row0)..y1.min(height) {
+                let row = &block[(y - row0) * width..(y - row0 + 1) * width];
+                for (a, b) in shape.row_spans(y, width) {
+                    f(&row[a..b]);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

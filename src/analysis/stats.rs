@@ -2,7 +2,7 @@
 //! and a numerically stable variance (per-slice shifted sums, merged with Chan et al.'s pairwise rule).
 
 /// Statistics of the finite values seen so far.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BasicStats {
     /// Finite values counted.
     pub count: u64,
@@ -531,22 +531,64 @@ mod tests {
     }
 }
 
-/// What a client may ask for (the ICD's StatsType values the frontend's widgets use).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a client may ask for: the ICD's StatsType values, with the same numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StatKind {
-    NumPixels,
-    NanCount,
-    Sum,
-    FluxDensity,
-    Mean,
-    Rms,
-    Sigma,
-    SumSq,
-    Min,
-    Max,
-    Extrema,
-    /// Positions (Blc, Trc, MinPos, MaxPos): one double cannot carry a position; sent as NaN, as the reference does.
-    Position,
+    NumPixels = 0,
+    NanCount = 1,
+    Sum = 2,
+    FluxDensity = 3,
+    Mean = 4,
+    Rms = 5,
+    Sigma = 6,
+    SumSq = 7,
+    Min = 8,
+    Max = 9,
+    Extrema = 10,
+    Blc = 11,
+    Trc = 12,
+    MinPos = 13,
+    MaxPos = 14,
+    Blcf = 15,
+    Trcf = 16,
+    MinPosf = 17,
+    MaxPosf = 18,
+}
+
+impl StatKind {
+    const ALL: [StatKind; 19] = [
+        StatKind::NumPixels,
+        StatKind::NanCount,
+        StatKind::Sum,
+        StatKind::FluxDensity,
+        StatKind::Mean,
+        StatKind::Rms,
+        StatKind::Sigma,
+        StatKind::SumSq,
+        StatKind::Min,
+        StatKind::Max,
+        StatKind::Extrema,
+        StatKind::Blc,
+        StatKind::Trc,
+        StatKind::MinPos,
+        StatKind::MaxPos,
+        StatKind::Blcf,
+        StatKind::Trcf,
+        StatKind::MinPosf,
+        StatKind::MaxPosf,
+    ];
+
+    /// The statistic with ICD number `code`.
+    pub fn from_code(code: i32) -> Option<StatKind> {
+        usize::try_from(code)
+            .ok()
+            .and_then(|i| StatKind::ALL.get(i).copied())
+    }
+
+    /// Its ICD number.
+    pub fn code(self) -> i32 {
+        self as i32
+    }
 }
 
 /// The value of one statistic. `beam_area_pixels` converts Jy/beam sums to flux density (None: not applicable).
@@ -571,6 +613,15 @@ pub fn stat_value(kind: StatKind, s: &BasicStats, beam_area_pixels: Option<f64>)
                 s.max
             }
         }
-        StatKind::Position => f64::NAN,
+        // Positions (Blc, Trc, MinPos, MaxPos and their f-forms): one double cannot carry a position; sent as
+        // NaN, as the reference does.
+        StatKind::Blc
+        | StatKind::Trc
+        | StatKind::MinPos
+        | StatKind::MaxPos
+        | StatKind::Blcf
+        | StatKind::Trcf
+        | StatKind::MinPosf
+        | StatKind::MaxPosf => f64::NAN,
     }
 }

@@ -1,54 +1,25 @@
-//! The process-wide block store: immutable pixel blocks keyed by file identity (canonical path, size,
-//! modification time, HDU) and block index, handed out as shared `Arc`s. A second session opening the same
-//! image reuses the loaded blocks; a block is freed when its last holder lets go. Concurrent requests for the
-//! same block load it once.
+//! The process-wide chunk store: the loaded pixels of chunks (rows of one plane), immutable, keyed by source
+//! identity (for files: canonical path, size, modification time, HDU; for generated images a process-unique id),
+//! plane and rows, and handed out as shared `Arc`s. A second session opening the same image reuses the loaded
+//! chunks; a chunk's pixels are freed when their last holder lets go. Concurrent requests for the same chunk
+//! load it once.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use crate::analysis::stats::BasicStats;
-use crate::image::ImageError;
+use crate::image::{ImageError, Plane, SourceIdentity};
 
-/// Identifies one version of one image HDU on disk.
+/// One chunk of one plane: rows `[row0, row0 + rows)`, full width.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct FileIdentity {
-    pub path: PathBuf,
-    pub size: u64,
-    pub modified_ns: u128,
-    pub hdu: String,
-}
-
-impl FileIdentity {
-    pub fn of(path: &Path, hdu: &str) -> Result<FileIdentity, ImageError> {
-        let path = path.canonicalize().map_err(ImageError::Io)?;
-        let meta = std::fs::metadata(&path).map_err(ImageError::Io)?;
-        let modified_ns = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        Ok(FileIdentity {
-            path,
-            size: meta.len(),
-            modified_ns,
-            hdu: hdu.to_string(),
-        })
-    }
-}
-
-/// One block: rows `[row0, row0 + rows)` of one plane, full width.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct BlockKey {
-    pub file: FileIdentity,
-    pub channel: usize,
-    pub stokes: usize,
+pub struct ChunkKey {
+    pub source: SourceIdentity,
+    pub plane: Plane,
     pub row0: usize,
     pub rows: usize,
 }
 
-/// A block's pixels with their statistics, taken while they were loaded.
+/// A chunk's pixels with their statistics, taken while they were loaded.
 pub struct Loaded {
     pub pixels: Vec<f32>,
     pub stats: BasicStats,
@@ -67,11 +38,11 @@ impl Loaded {
 
 type Slot = OnceLock<Result<Loaded, String>>;
 
-/// A loaded block; cloning shares the pixels.
+/// A loaded chunk of one plane; cloning shares the pixels.
 #[derive(Clone)]
-pub struct Block(Arc<Slot>);
+pub struct Pixels(Arc<Slot>);
 
-impl Block {
+impl Pixels {
     pub fn pixels(&self) -> &[f32] {
         match self.0.get() {
             Some(Ok(l)) => &l.pixels,
@@ -79,7 +50,7 @@ impl Block {
         }
     }
 
-    /// Statistics of all the block's pixels (computed once, as it was loaded).
+    /// Statistics of all the chunk's pixels (computed once, as they were loaded).
     pub fn stats(&self) -> BasicStats {
         match self.0.get() {
             Some(Ok(l)) => l.stats,
@@ -88,25 +59,25 @@ impl Block {
     }
 }
 
-/// Shared blocks of every open image in the process.
+/// Loaded chunks of every open image in the process.
 #[derive(Default)]
-pub struct BlockStore {
-    slots: Mutex<HashMap<BlockKey, Weak<Slot>>>,
+pub struct ChunkStore {
+    slots: Mutex<HashMap<ChunkKey, Weak<Slot>>>,
 }
 
-impl BlockStore {
+impl ChunkStore {
     /// The store shared by all sessions.
-    pub fn global() -> &'static BlockStore {
-        static STORE: OnceLock<BlockStore> = OnceLock::new();
-        STORE.get_or_init(BlockStore::default)
+    pub fn global() -> &'static ChunkStore {
+        static STORE: OnceLock<ChunkStore> = OnceLock::new();
+        STORE.get_or_init(ChunkStore::default)
     }
 
-    /// The block for `key`, loading it with `load` unless some holder already has it.
+    /// The pixels for `key`, loading them with `load` unless some holder already has them.
     pub fn get(
         &self,
-        key: BlockKey,
+        key: ChunkKey,
         load: impl FnOnce() -> Result<Loaded, ImageError>,
-    ) -> Result<Block, ImageError> {
+    ) -> Result<Pixels, ImageError> {
         let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
             match slots.get(&key).and_then(Weak::upgrade) {
@@ -121,9 +92,9 @@ impl BlockStore {
                 }
             }
         };
-        // Outside the map lock: other blocks load in parallel; waiters for this one block until it is in.
+        // Outside the map lock: other chunks load in parallel; waiters for this one block until it is in.
         match slot.get_or_init(|| load().map_err(|e| e.to_string())) {
-            Ok(_) => Ok(Block(slot)),
+            Ok(_) => Ok(Pixels(slot)),
             Err(e) => Err(ImageError::Load(e.clone())),
         }
     }
@@ -146,16 +117,10 @@ impl BlockStore {
 mod tests {
     use super::*;
 
-    fn key(row0: usize) -> BlockKey {
-        BlockKey {
-            file: FileIdentity {
-                path: "/x".into(),
-                size: 1,
-                modified_ns: 2,
-                hdu: "0".into(),
-            },
-            channel: 0,
-            stokes: 0,
+    fn key(row0: usize) -> ChunkKey {
+        ChunkKey {
+            source: SourceIdentity::Generated(u64::MAX),
+            plane: Plane::FIRST,
             row0,
             rows: 4,
         }
@@ -163,7 +128,7 @@ mod tests {
 
     #[test]
     fn shared_while_held_and_freed_after() {
-        let store = BlockStore::default();
+        let store = ChunkStore::default();
         let a = store
             .get(key(0), || Ok(Loaded::of(vec![1.0; 8])))
             .expect("load");

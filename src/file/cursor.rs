@@ -2,22 +2,16 @@
 //! the x/y profiles of the current plane). Latest wins: while one position is being computed only the newest
 //! waiting position is kept, so a burst of moves costs at most two computations and the last is always answered.
 
-use actix::{ActorFutureExt, AsyncContext, Context, Handler, Message, WrapFuture};
+use actix::{ActorFutureExt, AsyncContext, Context, Handler, WrapFuture};
 
-use super::{fan_out, FileActor};
+use super::events::{Area, Event, SpatialProfile, SpatialProfiles};
+use super::generations::Work;
+use super::requirements::{ProfileAxis, SetCursor, SetSpatialRequirements, SpatialConfig};
+use super::{FileActor, CURSOR_REGION};
 use crate::analysis::profile::{pixel_index, profile};
-use crate::chunk::{Plane, ReadColumn, ReadRow};
-use crate::image::ImageError;
-use crate::protocol::{pb, EventType};
-
-/// One requested profile: `coordinate` "x" or "y", `[start, end)` (end 0 = whole), `mip`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SpatialConfig {
-    pub coordinate: String,
-    pub start: usize,
-    pub end: usize,
-    pub mip: usize,
-}
+use crate::chunk::intent::{Cut, Line};
+use crate::chunk::ChunkError;
+use crate::image::Plane;
 
 #[derive(Debug, Default)]
 pub struct CursorState {
@@ -27,23 +21,6 @@ pub struct CursorState {
     last: Option<(f32, f32)>,
     busy: bool,
     configs: Vec<SpatialConfig>,
-    /// Computations started (for tests and logs).
-    pub computed: u64,
-}
-
-/// The cursor moved.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct SetCursor {
-    pub x: f32,
-    pub y: f32,
-}
-
-/// The profiles wanted at the cursor.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct SetSpatialRequirements {
-    pub configs: Vec<SpatialConfig>,
 }
 
 impl FileActor {
@@ -58,49 +35,66 @@ impl FileActor {
     /// The pixel under the last cursor position, if inside the image.
     pub(super) fn cursor_pixel(&self) -> Option<(usize, usize)> {
         let (fx, fy) = self.cursor.last?;
+        let shape = self.source.shape();
         Some((
-            pixel_index(fx, self.source.shape.width)?,
-            pixel_index(fy, self.source.shape.height)?,
+            pixel_index(fx, shape.width)?,
+            pixel_index(fy, shape.height)?,
         ))
     }
 
     fn run_cursor(&mut self, ctx: &mut Context<Self>) {
+        let answering = self.answering;
         if self.cursor.busy {
             return;
         }
         let Some((fx, fy)) = self.cursor.pending.take() else {
             return;
         };
-        let shape = &self.source.shape;
+        let shape = self.source.shape();
         let (Some(x), Some(y)) = (pixel_index(fx, shape.width), pixel_index(fy, shape.height))
         else {
             return; // Outside the image: nothing is sent.
         };
         self.cursor.busy = true;
-        self.cursor.computed += 1;
         let plane = self.plane;
-        let row_worker = self.workers_for_rows(y, y + 1);
-        let all = self.workers.clone();
         let configs = self.cursor.configs.clone();
-        let wants_column = configs.iter().any(|c| c.coordinate == "y");
+        let wants_column = configs.iter().any(|c| c.axis == ProfileAxis::Y);
+        let ticket = self.generations.current(CURSOR_REGION, Work::Cursor);
+        let row = self.chunks.ask(
+            ticket.lane,
+            ticket.generation,
+            Cut {
+                plane,
+                line: Line::Row(y),
+            },
+        );
+        let column = wants_column.then(|| {
+            self.chunks.ask(
+                ticket.lane,
+                ticket.generation,
+                Cut {
+                    plane,
+                    line: Line::Column(x),
+                },
+            )
+        });
         let work = async move {
-            let row = fan_out(&row_worker, || ReadRow { plane, y })
-                .await?
-                .into_iter()
-                .next()
-                .unwrap_or_default();
-            let column = if wants_column {
-                fan_out(&all, || ReadColumn { plane, x }).await?.concat()
-            } else {
-                Vec::new()
+            let row = row.await?.into_iter().next().unwrap_or_default();
+            let column = match column {
+                Some(c) => c.await?.concat(),
+                None => Vec::new(),
             };
-            Ok::<_, ImageError>((row, column))
+            Ok::<_, ChunkError>((row, column))
         };
         ctx.spawn(work.into_actor(self).map(move |result, act, ctx| {
             act.cursor.busy = false;
             match result {
                 Ok((row, column)) => act.send_profiles(plane, x, y, &row, &column, &configs),
-                Err(e) => act.send_error(format!("Cannot read the cursor profile: {e}")),
+                Err(e) => act.fail_for(
+                    answering,
+                    Area::Cursor,
+                    format!("Cannot read the cursor profile: {e}"),
+                ),
             }
             act.run_cursor(ctx);
         }));
@@ -117,11 +111,10 @@ impl FileActor {
     ) {
         let profiles = configs
             .iter()
-            .filter_map(|c| {
-                let line = match c.coordinate.as_str() {
-                    "x" => row,
-                    "y" => column,
-                    _ => return None,
+            .map(|c| {
+                let line = match c.axis {
+                    ProfileAxis::X => row,
+                    ProfileAxis::Y => column,
                 };
                 let p = profile(line, c.start, c.end, c.mip);
                 // A whole-line request (end 0) is answered with its real end, as the reference does.
@@ -130,27 +123,25 @@ impl FileActor {
                 } else {
                     c.end
                 };
-                Some(pb::SpatialProfile {
-                    start: c.start as i32,
-                    end: end as i32,
-                    raw_values_fp32: p.values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-                    coordinate: c.coordinate.clone(),
-                    mip: p.mip as i32,
-                    line_axis: None,
-                })
+                SpatialProfile {
+                    coordinate: c.coordinate.text.clone(),
+                    start: i32::try_from(c.start).unwrap_or(i32::MAX),
+                    end: i32::try_from(end).unwrap_or(i32::MAX),
+                    // Full resolution echoes the mip asked for (0 or 1), as carta_backend does.
+                    mip: i32::try_from(if p.mip < 2 { c.mip } else { p.mip }).unwrap_or(i32::MAX),
+                    values: p.values,
+                }
             })
             .collect();
-        let data = pb::SpatialProfileData {
-            file_id: self.file_id,
-            region_id: 0,
+        self.emit(Event::SpatialProfiles(SpatialProfiles {
+            region_id: CURSOR_REGION,
             x: x as i32,
             y: y as i32,
             channel: plane.channel as i32,
             stokes: plane.stokes as i32,
             value: row.get(x).copied().unwrap_or(f32::NAN),
             profiles,
-        };
-        self.send(EventType::SpatialProfileData, &data);
+        }));
     }
 }
 
@@ -161,7 +152,7 @@ impl Handler<SetCursor> for FileActor {
         self.cursor.pending = Some((msg.x, msg.y));
         self.cursor.last = Some((msg.x, msg.y));
         self.run_cursor(ctx);
-        self.run_spectral(super::analysis::CURSOR_REGION, ctx);
+        self.run_spectral(CURSOR_REGION, ctx);
     }
 }
 

@@ -64,6 +64,16 @@ impl Stream for BufReader<File> {
     }
 }
 
+impl Stream for io::Cursor<&[u8]> {
+    fn skip(&mut self, n: u64) -> io::Result<u64> {
+        let len = self.get_ref().len() as u64;
+        let from = self.position().min(len);
+        let to = from.saturating_add(n).min(len);
+        self.set_position(to);
+        Ok(to - from)
+    }
+}
+
 impl<R: Read> Stream for MultiGzDecoder<R> {
     fn skip(&mut self, n: u64) -> io::Result<u64> {
         io::copy(&mut self.by_ref().take(n), &mut io::sink())
@@ -247,6 +257,12 @@ pub fn scan(path: &Path, max_hdus: usize) -> Result<Vec<Hdu>, ImageError> {
         stream.seek(SeekFrom::Start(0)).map_err(ImageError::Io)?;
         scan_stream(&mut stream, Some(len), max_hdus)
     }
+}
+
+/// Reads the headers of up to `max_hdus` HDUs of a FITS file held in memory (plain, not gzip).
+pub fn scan_bytes(bytes: &[u8], max_hdus: usize) -> Result<Vec<Hdu>, ImageError> {
+    let mut stream = io::Cursor::new(bytes);
+    scan_stream(&mut stream, Some(bytes.len() as u64), max_hdus)
 }
 
 /// The HDU numbers (as text) of every image HDU, as the file list reports them.

@@ -173,3 +173,25 @@ pub fn read_selection(
     let (values, _) = array.into_raw_vec_and_offset();
     Ok(values)
 }
+
+/// The chunk shape of dataset `name` in group `hdu` (slowest axis first), or None when it is contiguous.
+pub fn chunk_shape(path: &Path, hdu: &str, name: &str) -> Result<Option<Vec<usize>>, ImageError> {
+    let file = open(path)?;
+    let dataset = file.dataset(&format!("{hdu}/{name}")).map_err(h5err)?;
+    Ok(dataset.chunk())
+}
+
+/// Every value of numeric dataset `name` in group `hdu` as f64, flattened (a scalar gives one value).
+pub fn read_numbers(path: &Path, hdu: &str, name: &str) -> Result<Vec<f64>, ImageError> {
+    let file = open(path)?;
+    let dataset = file.dataset(&format!("{hdu}/{name}")).map_err(h5err)?;
+    dataset.read_raw::<f64>().map_err(h5err)
+}
+
+/// Integer dataset `name` in group `hdu`, flattened, with the length of its last axis.
+pub fn read_counts(path: &Path, hdu: &str, name: &str) -> Result<(Vec<i64>, usize), ImageError> {
+    let file = open(path)?;
+    let dataset = file.dataset(&format!("{hdu}/{name}")).map_err(h5err)?;
+    let bins = dataset.shape().last().copied().unwrap_or(1);
+    Ok((dataset.read_raw::<i64>().map_err(h5err)?, bins))
+}

@@ -1,10 +1,69 @@
-//! Builds the `FileInfoExtended` message from a parsed header and shape: dimensions, header entries, computed
-//! entries and axis numbers.
+//! Builds the `FileInfoExtended` message from a parsed header and shape (dimensions, header entries, computed
+//! entries and axis numbers), and the whole description of an opened image for its OPEN_FILE_ACK.
 
 use super::computed::{axis_roles, computed_entries, EntryValue, ImageShapeInfo};
 use super::header::Header;
-use super::wcs::Keywords;
-use crate::protocol::pb::{self, EntryType};
+use super::source::{PixelSource, SourceKind};
+use super::wcs::{Keywords, Wcs};
+use crate::protocol::pb::{self, EntryType, FileType};
+
+/// What OPEN_FILE_ACK tells the frontend about an opened image.
+#[derive(Debug, Clone)]
+pub struct Description {
+    pub file_info: pb::FileInfo,
+    pub extended: pb::FileInfoExtended,
+    /// The beam table: one beam for the whole image, or one per channel and Stokes; empty without a beam.
+    pub beams: Vec<pb::Beam>,
+    /// The image's world coordinate system (regions convert through it).
+    pub wcs: Wcs,
+}
+
+/// The description of an opened image shown as `name`.
+pub fn describe(source: &dyn PixelSource, name: &str) -> Description {
+    let file_type = match source.kind() {
+        SourceKind::Fits => FileType::Fits,
+        SourceKind::Hdf5 => FileType::Hdf5,
+        // carta_backend opens generated images as CASA images.
+        SourceKind::Generated => FileType::Casa,
+    };
+    let meta = source
+        .identity()
+        .path()
+        .and_then(|p| std::fs::metadata(p).ok());
+    let mut file_info = pb::FileInfo {
+        name: name.to_string(),
+        size: meta.as_ref().map(|m| m.len() as i64).unwrap_or(0),
+        date: meta.as_ref().map(super::modified_seconds).unwrap_or(0),
+        hdu_list: vec![source.hdu().to_string()],
+        ..Default::default()
+    };
+    file_info.set_type(file_type);
+    let extended = extended_info(&ExtendedInfoInput {
+        name,
+        hdu: source.hdu(),
+        extname: source.extname().map(str::to_string),
+        header: source.header(),
+        shape: &source.shape().dims,
+        has_mipmaps: !source.mip_levels().is_empty(),
+    });
+    let beams = source
+        .beams()
+        .iter()
+        .map(|b| pb::Beam {
+            channel: b.channel,
+            stokes: b.stokes,
+            major_axis: b.major_arcsec as f32,
+            minor_axis: b.minor_arcsec as f32,
+            pa: b.pa_deg as f32,
+        })
+        .collect();
+    Description {
+        file_info,
+        extended,
+        beams,
+        wcs: Wcs::from_keywords(source.header(), source.shape().dims.len()),
+    }
+}
 
 impl Keywords for Header {
     fn number(&self, key: &str) -> Option<f64> {

@@ -1,17 +1,28 @@
-//! Image files: type sniffing, FITS and IDIA-HDF5 structure and headers, and the `FileInfo` /
-//! `FileInfoExtended` descriptions the file browser shows. Knows nothing about actors or sessions.
+//! Images: the [`PixelSource`] trait with one implementation per format (FITS, IDIA HDF5, in-memory), the one
+//! [`open`] that detects a format by content, FITS and HDF5 structure and headers, WCS, beams, and the
+//! `FileInfo` / `FileInfoExtended` descriptions the file browser and OPEN_FILE_ACK show. Knows nothing about
+//! actors or sessions.
 
+pub mod beams;
 pub mod computed;
 pub mod fits;
+pub mod fits_source;
 pub mod format;
 pub mod hdf5;
+pub mod hdf5_source;
 pub mod header;
 mod info;
-pub mod pixels;
+pub mod memory;
+mod open;
 pub mod projection;
+pub mod source;
 pub mod wcs;
 
-pub use info::{extended_info, ExtendedInfoInput};
+pub use info::{describe, extended_info, Description, ExtendedInfoInput};
+pub use open::{detect_folder, generated, open, FolderKind};
+pub use source::{
+    Beam, ImageShape, Layout, PixelSource, Plane, SourceIdentity, SourceKind, StoredStatistics,
+};
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -39,6 +50,8 @@ pub enum ImageError {
     Hdf5(String),
     #[error("not a FITS or HDF5 image")]
     UnknownType,
+    #[error("{0} images (folders) cannot be opened yet")]
+    UnsupportedFolder(&'static str),
     #[error("out of range: {0}")]
     OutOfRange(String),
     #[error("cannot load pixels: {0}")]
@@ -75,16 +88,17 @@ pub fn detect(path: &Path) -> Option<ImageFormat> {
     let mut magic = [0u8; 8];
     let mut f = File::open(path).ok()?;
     let n = f.read(&mut magic).ok()?;
-    let magic = &magic[..n];
+    let name = path.file_name()?.to_string_lossy();
+    detect_bytes(&magic[..n], &name)
+}
+
+/// [`detect`] on the first bytes of a file called `name`.
+pub fn detect_bytes(magic: &[u8], name: &str) -> Option<ImageFormat> {
     if magic.starts_with(b"SIMPLE") {
         Some(ImageFormat::Fits)
     } else if magic.starts_with(b"\x89HDF\r\n\x1a\n") {
         Some(ImageFormat::Hdf5)
-    } else if magic.starts_with(&[0x1f, 0x8b])
-        && path
-            .file_name()
-            .is_some_and(|n| is_gz_fits_name(&n.to_string_lossy()))
-    {
+    } else if magic.starts_with(&[0x1f, 0x8b]) && is_gz_fits_name(name) {
         Some(ImageFormat::Fits)
     } else {
         None

@@ -395,6 +395,41 @@ impl SphericalRotation {
         })
     }
 
+    /// Celestial (lon, lat) → native (phi, theta), degrees: the inverse of
+    /// [`SphericalRotation::native_to_celestial`] (Paper II eq. 5).
+    pub fn celestial_to_native(&self, lon: f64, lat: f64) -> (f64, f64) {
+        let (s_dp, c_dp) = (sind(self.delta_p), cosd(self.delta_p));
+        let (s_lat, c_lat) = (sind(lat), cosd(lat));
+        let dlon = lon - self.alpha_p;
+        let (s_dlon, c_dlon) = (sind(dlon), cosd(dlon));
+        let mut x = s_lat * c_dp - c_lat * s_dp * c_dlon;
+        if x.abs() < 1.0e-5 {
+            // Rewritten to avoid cancellation near the pole of the rotation.
+            x = -cosd(lat + 90.0 - self.delta_p) + c_lat * s_dp * (1.0 - c_dlon);
+        }
+        let y = -c_lat * s_dlon;
+        let dphi = if x != 0.0 || y != 0.0 {
+            atan2d(y, x)
+        } else if self.delta_p < 90.0 {
+            dlon - 180.0
+        } else {
+            -dlon
+        };
+        let mut phi = self.phi_p + dphi;
+        if phi > 180.0 {
+            phi -= 360.0;
+        } else if phi < -180.0 {
+            phi += 360.0;
+        }
+        let z = s_lat * s_dp + c_lat * c_dp * c_dlon;
+        let theta = if z.abs() > 0.99 {
+            x.hypot(y).min(1.0).acos().to_degrees().copysign(z)
+        } else {
+            z.asin().to_degrees()
+        };
+        (phi, theta)
+    }
+
     /// Native (phi, theta) → celestial (lon, lat), degrees. Longitude is normalised like WCSLIB: to [0, 360]
     /// when the pole's longitude is non-negative, else to [-360, 0].
     pub fn native_to_celestial(&self, phi: f64, theta: f64) -> (f64, f64) {

@@ -536,6 +536,32 @@ impl Wcs {
         self.celestial_from_intermediate(cel, inter[cel.lon_axis], inter[cel.lat_axis])
     }
 
+    /// The pixel of the longitude and latitude axes (1-based FITS pixels, all other axes at their reference
+    /// pixels) at celestial (lon, lat) in degrees: the inverse of [`Wcs::celestial_at`]. `None` where the
+    /// projection does not reach.
+    pub fn celestial_to_pixel(&self, lon: f64, lat: f64) -> Option<(f64, f64)> {
+        let cel = self.celestial.as_ref()?;
+        if !(lon.is_finite() && lat.is_finite()) || lat.abs() > 90.0 {
+            return None;
+        }
+        let (phi, theta) = cel.rotation.celestial_to_native(lon, lat);
+        let (xs, ys) = cel.projection.project(phi, theta)?;
+        let x = (xs - cel.offset.0) / angle_unit_to_deg(&self.axes[cel.lon_axis].cunit)?;
+        let y = (ys - cel.offset.1) / angle_unit_to_deg(&self.axes[cel.lat_axis].cunit)?;
+        let n = self.axes.len();
+        let (i, j) = (cel.lon_axis, cel.lat_axis);
+        let (a, b) = (self.matrix[i * n + i], self.matrix[i * n + j]);
+        let (c, d) = (self.matrix[j * n + i], self.matrix[j * n + j]);
+        let det = a * d - b * c;
+        if det == 0.0 || !det.is_finite() {
+            return None;
+        }
+        let di = (d * x - b * y) / det;
+        let dj = (a * y - c * x) / det;
+        let p = (self.axes[i].crpix + di, self.axes[j].crpix + dj);
+        (p.0.is_finite() && p.1.is_finite()).then_some(p)
+    }
+
     /// Value on the spectral axis at a pixel of that axis, in header units (linear in pixel).
     pub fn spectral_value(&self, pixel: f64) -> Option<f64> {
         let s = self.spectral.as_ref()?;

@@ -1,35 +1,88 @@
-//! Decode once, dispatch once: every event a client may send becomes one [`Request`] variant.
-//!
-//! Events this server implements carry their decoded message; known events it does not implement yet (or that
-//! only ever travel server → client) become [`Request::Unsupported`] so the session can say so.
+//! Decode once, dispatch once: every event a client may send becomes one [`Request`] variant carrying its
+//! decoded message, whether or not the server implements it yet (the session answers those with the request's
+//! own failed response). Events that only ever travel server → client become [`Request::ServerOnly`].
 
 use prost::Message;
 
 use super::pb;
 use super::{EventType, ProtocolError};
 
-/// A decoded client request.
-#[derive(Debug)]
-pub enum Request {
-    RegisterViewer(pb::RegisterViewer),
-    FileList(pb::FileListRequest),
-    FileInfo(pb::FileInfoRequest),
-    StopFileList(pb::StopFileList),
-    OpenFile(pb::OpenFile),
-    CloseFile(pb::CloseFile),
-    ChannelMapFlowControl(pb::ChannelMapFlowControl),
-    AddRequiredTiles(pb::AddRequiredTiles),
-    RemoveRequiredTiles(pb::RemoveRequiredTiles),
-    SetImageChannels(pb::SetImageChannels),
-    SetCursor(pb::SetCursor),
-    SetSpatialRequirements(pb::SetSpatialRequirements),
-    SetRegion(pb::SetRegion),
-    RemoveRegion(pb::RemoveRegion),
-    SetStatsRequirements(pb::SetStatsRequirements),
-    SetHistogramRequirements(pb::SetHistogramRequirements),
-    SetSpectralRequirements(pb::SetSpectralRequirements),
-    /// A valid ICD event that this server does not handle (yet).
-    Unsupported(EventType),
+/// Generates the enum, its decoder and its names from one list of (variant, event, message).
+macro_rules! requests {
+    ($($variant:ident($message:ty) = $event:ident),* $(,)?) => {
+        /// A decoded client request.
+        #[derive(Debug)]
+        pub enum Request {
+            $($variant($message),)*
+            /// A valid ICD event that only a server sends.
+            ServerOnly(EventType),
+        }
+
+        impl Request {
+            /// Decodes `payload` as the message that `event` carries.
+            pub fn decode(event: EventType, payload: &[u8]) -> Result<Request, ProtocolError> {
+                Ok(match event {
+                    $(EventType::$event => Request::$variant(parse(event, payload)?),)*
+                    other => Request::ServerOnly(other),
+                })
+            }
+
+            /// The ICD event of the request.
+            pub fn event(&self) -> EventType {
+                match self {
+                    $(Request::$variant(_) => EventType::$event,)*
+                    Request::ServerOnly(e) => *e,
+                }
+            }
+        }
+    };
+}
+
+requests! {
+    RegisterViewer(pb::RegisterViewer) = RegisterViewer,
+    ResumeSession(pb::ResumeSession) = ResumeSession,
+    FileList(pb::FileListRequest) = FileListRequest,
+    FileInfo(pb::FileInfoRequest) = FileInfoRequest,
+    StopFileList(pb::StopFileList) = StopFileList,
+    OpenFile(pb::OpenFile) = OpenFile,
+    CloseFile(pb::CloseFile) = CloseFile,
+    ChannelMapFlowControl(pb::ChannelMapFlowControl) = ChannelMapFlowControl,
+    AddRequiredTiles(pb::AddRequiredTiles) = AddRequiredTiles,
+    RemoveRequiredTiles(pb::RemoveRequiredTiles) = RemoveRequiredTiles,
+    SetImageChannels(pb::SetImageChannels) = SetImageChannels,
+    SetCursor(pb::SetCursor) = SetCursor,
+    SetSpatialRequirements(pb::SetSpatialRequirements) = SetSpatialRequirements,
+    SetRegion(pb::SetRegion) = SetRegion,
+    RemoveRegion(pb::RemoveRegion) = RemoveRegion,
+    SetStatsRequirements(pb::SetStatsRequirements) = SetStatsRequirements,
+    SetHistogramRequirements(pb::SetHistogramRequirements) = SetHistogramRequirements,
+    SetSpectralRequirements(pb::SetSpectralRequirements) = SetSpectralRequirements,
+    StartAnimation(pb::StartAnimation) = StartAnimation,
+    StopAnimation(pb::StopAnimation) = StopAnimation,
+    AnimationFlowControl(pb::AnimationFlowControl) = AnimationFlowControl,
+    RegionListRequest(pb::RegionListRequest) = RegionListRequest,
+    RegionFileInfoRequest(pb::RegionFileInfoRequest) = RegionFileInfoRequest,
+    ImportRegion(pb::ImportRegion) = ImportRegion,
+    ExportRegion(pb::ExportRegion) = ExportRegion,
+    SetContourParameters(pb::SetContourParameters) = SetContourParameters,
+    CatalogListRequest(pb::CatalogListRequest) = CatalogListRequest,
+    CatalogFileInfoRequest(pb::CatalogFileInfoRequest) = CatalogFileInfoRequest,
+    OpenCatalogFile(pb::OpenCatalogFile) = OpenCatalogFile,
+    CloseCatalogFile(pb::CloseCatalogFile) = CloseCatalogFile,
+    CatalogFilterRequest(pb::CatalogFilterRequest) = CatalogFilterRequest,
+    ScriptingResponse(pb::ScriptingResponse) = ScriptingResponse,
+    MomentRequest(pb::MomentRequest) = MomentRequest,
+    StopMomentCalc(pb::StopMomentCalc) = StopMomentCalc,
+    SaveFile(pb::SaveFile) = SaveFile,
+    ConcatStokesFiles(pb::ConcatStokesFiles) = ConcatStokesFiles,
+    PvRequest(pb::PvRequest) = PvRequest,
+    StopPvCalc(pb::StopPvCalc) = StopPvCalc,
+    StopPvPreview(pb::StopPvPreview) = StopPvPreview,
+    ClosePvPreview(pb::ClosePvPreview) = ClosePvPreview,
+    FittingRequest(pb::FittingRequest) = FittingRequest,
+    StopFitting(pb::StopFitting) = StopFitting,
+    SetVectorOverlayParameters(pb::SetVectorOverlayParameters) = SetVectorOverlayParameters,
+    RemoteFileRequest(pb::RemoteFileRequest) = RemoteFileRequest,
 }
 
 fn parse<M: Message + Default>(event: EventType, payload: &[u8]) -> Result<M, ProtocolError> {
@@ -41,54 +94,8 @@ fn parse<M: Message + Default>(event: EventType, payload: &[u8]) -> Result<M, Pr
 }
 
 impl Request {
-    /// Decodes `payload` as the message that `event` carries.
-    pub fn decode(event: EventType, payload: &[u8]) -> Result<Request, ProtocolError> {
-        use EventType as E;
-        Ok(match event {
-            E::RegisterViewer => Request::RegisterViewer(parse(event, payload)?),
-            E::FileListRequest => Request::FileList(parse(event, payload)?),
-            E::FileInfoRequest => Request::FileInfo(parse(event, payload)?),
-            E::StopFileList => Request::StopFileList(parse(event, payload)?),
-            E::OpenFile => Request::OpenFile(parse(event, payload)?),
-            E::CloseFile => Request::CloseFile(parse(event, payload)?),
-            E::ChannelMapFlowControl => Request::ChannelMapFlowControl(parse(event, payload)?),
-            E::AddRequiredTiles => Request::AddRequiredTiles(parse(event, payload)?),
-            E::RemoveRequiredTiles => Request::RemoveRequiredTiles(parse(event, payload)?),
-            E::SetImageChannels => Request::SetImageChannels(parse(event, payload)?),
-            E::SetCursor => Request::SetCursor(parse(event, payload)?),
-            E::SetSpatialRequirements => Request::SetSpatialRequirements(parse(event, payload)?),
-            E::SetRegion => Request::SetRegion(parse(event, payload)?),
-            E::RemoveRegion => Request::RemoveRegion(parse(event, payload)?),
-            E::SetStatsRequirements => Request::SetStatsRequirements(parse(event, payload)?),
-            E::SetHistogramRequirements => {
-                Request::SetHistogramRequirements(parse(event, payload)?)
-            }
-            E::SetSpectralRequirements => Request::SetSpectralRequirements(parse(event, payload)?),
-            other => Request::Unsupported(other),
-        })
-    }
-
-    /// The ICD name of the event, for logs.
+    /// The ICD name of the event, for logs and messages.
     pub fn name(&self) -> &'static str {
-        match self {
-            Request::RegisterViewer(_) => "REGISTER_VIEWER",
-            Request::FileList(_) => "FILE_LIST_REQUEST",
-            Request::FileInfo(_) => "FILE_INFO_REQUEST",
-            Request::StopFileList(_) => "STOP_FILE_LIST",
-            Request::OpenFile(_) => "OPEN_FILE",
-            Request::CloseFile(_) => "CLOSE_FILE",
-            Request::ChannelMapFlowControl(_) => "CHANNEL_MAP_FLOW_CONTROL",
-            Request::AddRequiredTiles(_) => "ADD_REQUIRED_TILES",
-            Request::RemoveRequiredTiles(_) => "REMOVE_REQUIRED_TILES",
-            Request::SetImageChannels(_) => "SET_IMAGE_CHANNELS",
-            Request::SetCursor(_) => "SET_CURSOR",
-            Request::SetSpatialRequirements(_) => "SET_SPATIAL_REQUIREMENTS",
-            Request::SetRegion(_) => "SET_REGION",
-            Request::RemoveRegion(_) => "REMOVE_REGION",
-            Request::SetStatsRequirements(_) => "SET_STATS_REQUIREMENTS",
-            Request::SetHistogramRequirements(_) => "SET_HISTOGRAM_REQUIREMENTS",
-            Request::SetSpectralRequirements(_) => "SET_SPECTRAL_REQUIREMENTS",
-            Request::Unsupported(e) => e.as_str_name(),
-        }
+        self.event().as_str_name()
     }
 }

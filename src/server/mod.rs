@@ -19,9 +19,6 @@ use tracing::{error, info};
 use crate::config::{Config, PORT_TRIES};
 use crate::session::SessionActor;
 
-/// Largest incoming WebSocket frame accepted.
-const MAX_FRAME: usize = 64 * 1024 * 1024;
-
 fn is_websocket_upgrade(ctx: &guard::GuardContext) -> bool {
     ctx.head()
         .headers()
@@ -49,23 +46,36 @@ async fn websocket(
         info!(client = %client_address(&req), "WebSocket upgrade refused: missing or wrong token");
         return Ok(HttpResponse::Forbidden().body("invalid or missing token"));
     }
-    let actor = SessionActor::new(state.get_ref().clone(), client_address(&req));
+    let limits = state.config.limits;
+    if state.runtime.counters.session_count() >= limits.sessions {
+        info!(client = %client_address(&req), "WebSocket upgrade refused: {} sessions already", limits.sessions);
+        return Ok(HttpResponse::ServiceUnavailable().body(format!(
+            "this server already serves its limit of {} sessions",
+            limits.sessions
+        )));
+    }
+    let actor = SessionActor::new(
+        state.runtime.clone(),
+        state.sessions.clone(),
+        client_address(&req),
+    );
     ws::WsResponseBuilder::new(actor, &req, stream)
-        .frame_size(MAX_FRAME)
+        .frame_size(limits.frame_bytes)
         .start()
 }
 
 async fn health(state: web::Data<Arc<AppState>>) -> HttpResponse {
+    let counters = &state.runtime.counters;
     HttpResponse::Ok().json(serde_json::json!({
         "status": "ok",
         "name": "cartaflow",
         "version": env!("CARGO_PKG_VERSION"),
         "icd_version": crate::protocol::ICD_VERSION,
-        "uptime_seconds": state.started.elapsed().as_secs_f64(),
-        "sessions": state.session_count(),
-        "pixel_bytes": crate::chunk::store::BlockStore::global().bytes_held(),
+        "uptime_seconds": counters.uptime_seconds(),
+        "sessions": counters.session_count(),
+        "pixel_bytes": crate::chunk::store::ChunkStore::global().bytes_held(),
         "rss_bytes": resident_bytes(),
-        "region_channel_reads": crate::chunk::CHANNEL_READS.load(std::sync::atomic::Ordering::Relaxed),
+        "region_channel_reads": counters.channel_reads(),
     }))
 }
 
@@ -130,13 +140,14 @@ fn spawn_exit_timers(state: Arc<AppState>) {
         let mut tick = actix_web::rt::time::interval(Duration::from_millis(250));
         loop {
             tick.tick().await;
+            let counters = &state.runtime.counters;
             if let Some(limit) = initial {
-                if state.sessions_ever() == 0 && state.started.elapsed() >= limit {
+                if counters.sessions_ever() == 0 && counters.started().elapsed() >= limit {
                     info!("no client connected within {}s: exiting", limit.as_secs());
                     std::process::exit(0);
                 }
             }
-            if let (Some(limit), Some(idle)) = (exit, state.idle_seconds()) {
+            if let (Some(limit), Some(idle)) = (exit, counters.idle_seconds()) {
                 if idle >= limit.as_secs() {
                     info!("no sessions for {}s: exiting", limit.as_secs());
                     std::process::exit(0);

@@ -31,17 +31,26 @@ impl SessionActor {
         }
         if msg.session_id != 0 {
             // A reconnecting frontend keeps its id; it will follow with RESUME_SESSION.
+            ack.message = if msg.session_id == self.id {
+                format!("Network reconnected with session id {}", msg.session_id)
+            } else {
+                format!(
+                    "Session resumed with the frontend's session id {} (this server had given it {})",
+                    msg.session_id, self.id
+                )
+            };
             self.id = msg.session_id;
             ack.set_session_type(pb::SessionType::Resumed);
         } else {
+            ack.message = format!("Started a new session with id {}", self.id);
             ack.set_session_type(pb::SessionType::New);
         }
         ack.session_id = self.id;
         ack.success = true;
-        if self.state.config.read_only {
+        if self.settings.read_only {
             ack.server_feature_flags = pb::ServerFeatureFlags::ReadOnly as u32;
         }
-        ack.platform_strings = platform_strings(self.state.config.controller_deployment);
+        ack.platform_strings = platform_strings(self.settings.controller_deployment);
         self.span.record("id", self.id);
         info!(parent: &self.span, session_id = self.id, icd = header.icd_version, "registered");
         self.send(ctx, EventType::RegisterViewerAck, header.request_id, &ack);

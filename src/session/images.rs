@@ -1,40 +1,15 @@
-//! Image handlers: OPEN_FILE (opened on the I/O pool, then a FileActor per file id), CLOSE_FILE (-1 closes all),
+//! Image handlers: OPEN_FILE (through `file::open`, then a FileActor per file id), CLOSE_FILE (-1 closes all),
 //! ADD/REMOVE_REQUIRED_TILES, SET_IMAGE_CHANNELS, SET_CURSOR and SET_SPATIAL_REQUIREMENTS, routed to the file's
 //! actor. Sync ids for tile streams are handed out here, per session.
 
-use std::sync::Arc;
-
-use actix::{Actor, AsyncContext, Handler, Message};
+use actix::{ActorFutureExt, Addr, AsyncContext, WrapFuture};
 use actix_web_actors::ws;
 use tracing::{info, warn};
 
-use super::SessionActor;
-use crate::chunk::store::FileIdentity;
-use crate::chunk::Plane;
-use crate::file::{self, FileActor, SpatialConfig, TileBatch};
-use crate::files::ResolvedPath;
-use crate::image::pixels::PixelSource;
-use crate::image::{self, ExtendedInfoInput, ImageError};
+use super::{convert, OpenImage, SessionActor, Tag};
+use crate::file::{self, Area, ComputedStokes, FileActor, FileContext, OpenedFile};
+use crate::image::{ImageError, Plane};
 use crate::protocol::{pb, EventType};
-
-/// An image opened on the I/O pool, back on the session.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(super) struct Opened {
-    request_id: u32,
-    request: pb::OpenFile,
-    path: ResolvedPath,
-    result: Result<(Arc<PixelSource>, FileIdentity), ImageError>,
-}
-
-fn tile_batch(sync_id: i32, tiles: &pb::AddRequiredTiles) -> TileBatch {
-    TileBatch {
-        sync_id,
-        tiles: tiles.tiles.clone(),
-        compression: tiles.compression_type(),
-        quality: tiles.compression_quality,
-    }
-}
 
 impl SessionActor {
     fn failed_open(
@@ -60,44 +35,90 @@ impl SessionActor {
         msg: pb::OpenFile,
         ctx: &mut ws::WebsocketContext<Self>,
     ) {
+        let file_id = msg.file_id;
+        let fail = |act: &Self, ctx: &mut _, text: String| {
+            act.failed_open(
+                ctx,
+                request_id,
+                file_id,
+                format!("Cannot open '{}': {text}", msg.file),
+            )
+        };
+        if msg.lel_expr {
+            return fail(self, ctx, "image expressions are not available yet".into());
+        }
+        let limit = self.settings.limits.files_per_session;
+        let replacing = self.files.contains_key(&file_id) || self.opening.contains(&file_id);
+        if !replacing && self.files.len() + self.opening.len() >= limit {
+            let text = format!("a session may have {limit} images open; close one first");
+            return fail(self, ctx, text);
+        }
         let path = match self
-            .state
+            .settings
             .confinement
             .resolve_file(&msg.directory, &msg.file)
         {
-            Ok(p) if p.absolute.is_file() => p,
-            Ok(_) => {
-                return self.failed_open(
-                    ctx,
-                    request_id,
-                    msg.file_id,
-                    format!("Cannot open '{}': not a file", msg.file),
-                )
-            }
+            Ok(p) if p.absolute.exists() => p,
+            Ok(_) => return fail(self, ctx, "no such file".into()),
+            Err(e) => return fail(self, ctx, e.to_string()),
+        };
+        let span =
+            tracing::info_span!(parent: &self.span, "file", id = file_id, path = %path.relative);
+        let context = FileContext {
+            runtime: self.runtime.clone(),
+            settings: self.settings.file,
+            events: ctx.address().recipient(),
+            span,
+        };
+        let relative = path.relative.clone();
+        let opening = file::open(
+            context,
+            file_id,
+            path.absolute,
+            msg.hdu.clone(),
+            msg.file.clone(),
+        );
+        self.opening.insert(file_id);
+        ctx.spawn(opening.into_actor(self).map(move |result, act, ctx| {
+            act.opening.remove(&file_id);
+            act.opened(request_id, &msg, &relative, result, ctx)
+        }));
+    }
+
+    fn opened(
+        &mut self,
+        request_id: u32,
+        request: &pb::OpenFile,
+        relative: &str,
+        result: Result<OpenedFile, ImageError>,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
+        let opened = match result {
+            Ok(o) => o,
             Err(e) => {
-                return self.failed_open(
-                    ctx,
-                    request_id,
-                    msg.file_id,
-                    format!("Cannot open '{}': {e}", msg.file),
-                )
+                let text = format!("Cannot open '{}': {e}", request.file);
+                return self.failed_open(ctx, request_id, request.file_id, text);
             }
         };
-        let addr = ctx.address();
-        let span = self.span.clone();
-        self.state.io_pool.spawn(move || {
-            let _guard = span.enter();
-            let result = PixelSource::open(&path.absolute, &msg.hdu).and_then(|source| {
-                let identity = FileIdentity::of(&path.absolute, &source.hdu)?;
-                Ok((Arc::new(source), identity))
-            });
-            addr.do_send(Opened {
-                request_id,
-                request: msg,
-                path,
-                result,
-            });
-        });
+        self.on_close_file(request.file_id);
+        info!(parent: &self.span, file_id = request.file_id, path = %relative, "opened");
+        let description = &opened.description;
+        let ack = pb::OpenFileAck {
+            success: true,
+            file_id: request.file_id,
+            file_info: Some(description.file_info.clone()),
+            file_info_extended: Some(description.extended.clone()),
+            beam_table: description.beams.clone(),
+            ..Default::default()
+        };
+        self.send(ctx, EventType::OpenFileAck, request_id, &ack);
+        opened.start();
+        self.files.insert(
+            request.file_id,
+            OpenImage {
+                actor: opened.actor,
+            },
+        );
     }
 
     pub(super) fn on_close_file(&mut self, file_id: i32) {
@@ -107,25 +128,30 @@ impl SessionActor {
             vec![file_id]
         };
         for id in ids {
-            if let Some(actor) = self.files.remove(&id) {
-                actor.do_send(file::Close);
+            if let Some(image) = self.files.remove(&id) {
+                image.actor.do_send(file::Close);
+                self.regions.remove_file(id);
             }
         }
     }
 
-    /// The file's actor, or an ERROR_DATA saying the id is unknown.
+    /// The file's actor, or an ERROR_DATA (tagged with the request's area) saying the id is unknown.
     pub(super) fn file(
         &self,
+        request_id: u32,
         file_id: i32,
+        area: Area,
         ctx: &mut ws::WebsocketContext<Self>,
-    ) -> Option<actix::Addr<FileActor>> {
-        let found = self.files.get(&file_id).cloned();
+    ) -> Option<Addr<FileActor>> {
+        let found = self.files.get(&file_id).map(|f| f.actor.clone());
         if found.is_none() {
-            self.send_error(
+            self.send_error_about(
                 ctx,
+                request_id,
+                Tag::Area(area),
                 pb::ErrorSeverity::Debug,
-                "file",
                 format!("File id {file_id} not found"),
+                file_id.to_string(),
             );
         }
         found
@@ -138,47 +164,60 @@ impl SessionActor {
 
     pub(super) fn on_add_tiles(
         &mut self,
+        request_id: u32,
         msg: pb::AddRequiredTiles,
         ctx: &mut ws::WebsocketContext<Self>,
     ) {
         if msg.tiles.is_empty() {
             return;
         }
-        if let Some(f) = self.file(msg.file_id, ctx) {
-            let batch = tile_batch(self.next_sync_id(), &msg);
+        if let Some(f) = self.file(request_id, msg.file_id, Area::Tiles, ctx) {
+            let batch = convert::tile_batch(self.next_sync_id(), &msg);
             f.do_send(batch);
         }
     }
 
     pub(super) fn on_remove_tiles(
         &mut self,
+        request_id: u32,
         msg: pb::RemoveRequiredTiles,
         ctx: &mut ws::WebsocketContext<Self>,
     ) {
-        if let Some(f) = self.file(msg.file_id, ctx) {
+        if let Some(f) = self.file(request_id, msg.file_id, Area::Tiles, ctx) {
             f.do_send(file::RemoveTiles { tiles: msg.tiles });
         }
     }
 
     pub(super) fn on_set_image_channels(
         &mut self,
+        request_id: u32,
         msg: pb::SetImageChannels,
         ctx: &mut ws::WebsocketContext<Self>,
     ) {
-        let Some(f) = self.file(msg.file_id, ctx) else {
+        let Some(f) = self.file(request_id, msg.file_id, Area::Channels, ctx) else {
             return;
         };
+        let refuse = |act: &Self, ctx: &mut _, text: String| {
+            let tag = Tag::Area(Area::Channels);
+            let data = msg.file_id.to_string();
+            act.send_error_about(ctx, request_id, tag, pb::ErrorSeverity::Error, text, data)
+        };
+        if let Some(computed) = ComputedStokes::from_index(msg.stokes) {
+            let text = format!("Computed Stokes {} is not available yet", computed.name());
+            return refuse(self, ctx, text);
+        }
         let (Ok(channel), Ok(stokes)) = (usize::try_from(msg.channel), usize::try_from(msg.stokes))
         else {
             let text = format!("Invalid channel {} / Stokes {}", msg.channel, msg.stokes);
-            return self.send_error(ctx, pb::ErrorSeverity::Error, "file", text);
+            return refuse(self, ctx, text);
         };
         let tiles = msg
             .required_tiles
             .as_ref()
             .filter(|t| !t.tiles.is_empty())
-            .map(|t| tile_batch(self.next_sync_id(), t));
+            .map(|t| convert::tile_batch(self.next_sync_id(), t));
         f.do_send(file::SetChannels {
+            request_id,
             plane: Plane { channel, stokes },
             tiles,
         });
@@ -186,16 +225,15 @@ impl SessionActor {
 
     pub(super) fn on_set_cursor(
         &mut self,
+        request_id: u32,
         msg: pb::SetCursor,
         ctx: &mut ws::WebsocketContext<Self>,
     ) {
-        let Some(f) = self.file(msg.file_id, ctx) else {
+        let Some(f) = self.file(request_id, msg.file_id, Area::Cursor, ctx) else {
             return;
         };
-        if let Some(req) = msg.spatial_requirements {
-            f.do_send(file::SetSpatialRequirements {
-                configs: spatial_configs(&req),
-            });
+        if let Some(req) = &msg.spatial_requirements {
+            self.spatial_requirements(request_id, &f, req, ctx);
         }
         if let Some(p) = msg.point {
             f.do_send(file::SetCursor { x: p.x, y: p.y });
@@ -204,90 +242,41 @@ impl SessionActor {
 
     pub(super) fn on_set_spatial_requirements(
         &mut self,
+        request_id: u32,
         msg: pb::SetSpatialRequirements,
         ctx: &mut ws::WebsocketContext<Self>,
     ) {
+        let Some(f) = self.file(request_id, msg.file_id, Area::Spatial, ctx) else {
+            return;
+        };
         if msg.region_id != 0 {
             let text = format!(
-                "Spatial profiles of region {} are not supported yet (cursor only)",
+                "Spatial profiles of region {} are not available yet (cursor only)",
                 msg.region_id
             );
-            return self.send_error(ctx, pb::ErrorSeverity::Warning, "region", text);
+            let tag = Tag::Area(Area::Spatial);
+            return self.send_error(ctx, request_id, tag, pb::ErrorSeverity::Warning, text);
         }
-        if let Some(f) = self.file(msg.file_id, ctx) {
-            f.do_send(file::SetSpatialRequirements {
-                configs: spatial_configs(&msg),
-            });
-        }
+        self.spatial_requirements(request_id, &f, &msg, ctx);
     }
-}
 
-fn spatial_configs(req: &pb::SetSpatialRequirements) -> Vec<SpatialConfig> {
-    req.spatial_profiles
-        .iter()
-        .filter(|c| c.coordinate == "x" || c.coordinate == "y")
-        .map(|c| SpatialConfig {
-            coordinate: c.coordinate.clone(),
-            start: usize::try_from(c.start).unwrap_or(0),
-            end: usize::try_from(c.end).unwrap_or(0),
-            mip: usize::try_from(c.mip).unwrap_or(1),
-        })
-        .collect()
-}
-
-impl Handler<Opened> for SessionActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: Opened, ctx: &mut Self::Context) {
-        let Opened {
-            request_id,
-            request,
-            path,
-            result,
-        } = msg;
-        let (source, identity) = match result {
-            Ok(r) => r,
-            Err(e) => {
-                return self.failed_open(
-                    ctx,
-                    request_id,
-                    request.file_id,
-                    format!("Cannot open '{}': {e}", request.file),
-                )
-            }
-        };
-        self.on_close_file(request.file_id);
-        let format = Some(source.format);
-        let mut file_info = image::basic_info(&path.absolute, &request.file, format);
-        file_info.hdu_list = vec![source.hdu.clone()];
-        let extended = image::extended_info(&ExtendedInfoInput {
-            name: &request.file,
-            hdu: &source.hdu,
-            extname: source.extname.clone(),
-            header: &source.header,
-            shape: &source.shape.dims,
-            has_mipmaps: !source.mip_levels().is_empty(),
-        });
-        let span = tracing::info_span!(parent: &self.span, "file", id = request.file_id, path = %path.relative);
-        let actor = FileActor::new(
-            request.file_id,
-            self.state.clone(),
-            source,
-            identity,
-            ctx.address().recipient(),
-            span,
-        )
-        .start();
-        info!(parent: &self.span, file_id = request.file_id, path = %path.relative, "opened");
-        let ack = pb::OpenFileAck {
-            success: true,
-            file_id: request.file_id,
-            file_info: Some(file_info),
-            file_info_extended: Some(extended),
-            ..Default::default()
-        };
-        self.send(ctx, EventType::OpenFileAck, request_id, &ack);
-        actor.do_send(file::Start);
-        self.files.insert(request.file_id, actor);
+    fn spatial_requirements(
+        &self,
+        request_id: u32,
+        f: &Addr<FileActor>,
+        msg: &pb::SetSpatialRequirements,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
+        match convert::spatial_configs(msg, &self.settings.limits) {
+            Ok(configs) => f.do_send(file::SetSpatialRequirements { configs }),
+            Err(e) => self.send_error_about(
+                ctx,
+                request_id,
+                Tag::Area(Area::Spatial),
+                pb::ErrorSeverity::Error,
+                e,
+                msg.file_id.to_string(),
+            ),
+        }
     }
 }

@@ -1,97 +1,103 @@
 //! `SessionActor`: one per WebSocket connection. Decodes each frame once (`protocol::decode`), dispatches it
-//! once (`dispatch`), and sends replies and streams. Handlers live in one file per ICD area; blocking work goes
-//! to the shared I/O pool and comes back as [`Outgoing`] messages. Errors are mapped to ERROR_DATA or a failed
-//! ACK here, at the session boundary; the session stays up.
+//! once (`dispatch`), and owns what the client has built up: its open files (file id → file actor) and its
+//! regions ([`RegionSet`]). Handlers live in one file per ICD area; `convert` turns ICD requirements into the
+//! file layer's domain types (with the limits checked first), `events` turns the file actors' events into ICD
+//! messages, and `reply` builds every ERROR_DATA. Blocking work goes to the runtime's I/O pool. The session
+//! stays up through any bad input.
 
+mod browse;
 mod connection;
-mod files;
+pub mod convert;
+mod events;
 mod images;
+pub mod region_set;
 mod regions;
+mod reply;
+mod unavailable;
 
-use std::collections::HashMap;
+pub use region_set::RegionSet;
+pub use reply::Tag;
+
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::{Actor, ActorContext, AsyncContext, Handler, Message, StreamHandler};
+use actix::{Actor, ActorContext, Addr, AsyncContext, Handler, Message, StreamHandler};
 use actix_web_actors::ws;
 use bytes::Bytes;
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
-use crate::protocol::{self, pb, EventType, Header, Request};
-use crate::server::AppState;
+use crate::browse::Confinement;
+use crate::config::Limits;
+use crate::file::{FileActor, FileSettings};
+use crate::protocol::{self, pb, Header, Request};
+use crate::runtime::Runtime;
 
-/// A ready-to-send binary frame, produced off the actor (e.g. by the I/O pool).
+/// What every session of a server runs with, built once from the configuration.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    pub confinement: Confinement,
+    pub read_only: bool,
+    pub controller_deployment: bool,
+    pub idle_timeout: Option<Duration>,
+    pub file_list_progress_interval: Duration,
+    pub limits: Limits,
+    pub file: FileSettings,
+}
+
+/// A ready-to-send binary frame, produced off the actor (by the I/O pool).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Outgoing(pub Bytes);
+struct Outgoing(Bytes);
+
+/// An image this session has open.
+struct OpenImage {
+    actor: Addr<FileActor>,
+}
 
 /// One client connection.
 pub struct SessionActor {
     id: u32,
-    state: Arc<AppState>,
+    runtime: Arc<Runtime>,
+    settings: Arc<SessionSettings>,
     span: tracing::Span,
     last_binary: Instant,
     /// Cancel flag of the folder listing in flight, if any.
     file_list_cancel: Option<Arc<AtomicBool>>,
     /// Open images by the frontend's file id.
-    files: HashMap<i32, actix::Addr<crate::file::FileActor>>,
+    files: HashMap<i32, OpenImage>,
+    /// File ids being opened (they count towards the open-file limit).
+    opening: HashSet<i32>,
     /// Last RASTER_TILE_SYNC id handed out (per session, from 1).
     sync_id: i32,
-    /// Region id → the file whose pixel coordinates it is defined in.
-    regions: HashMap<i32, i32>,
-    /// Last region id handed out (ids start at 1).
-    last_region_id: i32,
+    regions: RegionSet,
 }
 
 impl SessionActor {
-    pub fn new(state: Arc<AppState>, client: String) -> SessionActor {
-        let id = state.new_session_id();
+    pub fn new(
+        runtime: Arc<Runtime>,
+        settings: Arc<SessionSettings>,
+        client: String,
+    ) -> SessionActor {
+        let id = runtime.counters.new_session_id();
         let span = tracing::info_span!("session", id, client = %client);
+        let regions = RegionSet::new(
+            settings.limits.regions_per_session,
+            settings.limits.region_control_points,
+        );
         SessionActor {
             id,
-            state,
+            runtime,
+            settings,
             span,
             last_binary: Instant::now(),
             file_list_cancel: None,
             files: HashMap::new(),
+            opening: HashSet::new(),
             sync_id: 0,
-            regions: HashMap::new(),
-            last_region_id: 0,
+            regions,
         }
-    }
-
-    fn send(
-        &self,
-        ctx: &mut ws::WebsocketContext<Self>,
-        event: EventType,
-        request_id: u32,
-        msg: &impl prost::Message,
-    ) {
-        ctx.binary(protocol::encode(event, request_id, msg));
-    }
-
-    /// Sends ERROR_DATA: the frontend shows it in its log (and as a toast for errors).
-    fn send_error(
-        &self,
-        ctx: &mut ws::WebsocketContext<Self>,
-        severity: pb::ErrorSeverity,
-        tag: &str,
-        message: String,
-    ) {
-        match severity {
-            pb::ErrorSeverity::Error | pb::ErrorSeverity::Critical => {
-                warn!(parent: &self.span, "{message}")
-            }
-            _ => debug!(parent: &self.span, "{message}"),
-        }
-        let mut err = pb::ErrorData {
-            tags: vec![tag.to_string()],
-            message,
-            ..Default::default()
-        };
-        err.set_severity(severity);
-        self.send(ctx, EventType::ErrorData, 0, &err);
     }
 
     fn on_binary(&mut self, frame: &[u8], ctx: &mut ws::WebsocketContext<Self>) {
@@ -101,12 +107,17 @@ impl SessionActor {
                 debug!(parent: &self.span, event = request.name(), request_id = header.request_id, "request");
                 self.dispatch(header, request, ctx);
             }
-            Err(e) => self.send_error(
-                ctx,
-                pb::ErrorSeverity::Error,
-                "protocol",
-                format!("Bad message: {e}"),
-            ),
+            Err(e) => {
+                // The header may still be readable: answer with its request id.
+                let request_id = Header::split(frame).map(|(h, _)| h.request_id).unwrap_or(0);
+                self.send_error(
+                    ctx,
+                    request_id,
+                    Tag::Protocol,
+                    pb::ErrorSeverity::Error,
+                    format!("Bad message: {e}"),
+                )
+            }
         }
     }
 
@@ -120,31 +131,33 @@ impl SessionActor {
             Request::FileInfo(m) => self.on_file_info(id, m, ctx),
             Request::OpenFile(m) => self.on_open_file(id, m, ctx),
             Request::CloseFile(m) => self.on_close_file(m.file_id),
-            Request::AddRequiredTiles(m) => self.on_add_tiles(m, ctx),
-            Request::RemoveRequiredTiles(m) => self.on_remove_tiles(m, ctx),
-            Request::SetImageChannels(m) => self.on_set_image_channels(m, ctx),
-            Request::SetCursor(m) => self.on_set_cursor(m, ctx),
-            Request::SetSpatialRequirements(m) => self.on_set_spatial_requirements(m, ctx),
+            Request::AddRequiredTiles(m) => self.on_add_tiles(id, m, ctx),
+            Request::RemoveRequiredTiles(m) => self.on_remove_tiles(id, m, ctx),
+            Request::SetImageChannels(m) => self.on_set_image_channels(id, m, ctx),
+            Request::SetCursor(m) => self.on_set_cursor(id, m, ctx),
+            Request::SetSpatialRequirements(m) => self.on_set_spatial_requirements(id, m, ctx),
             Request::SetRegion(m) => self.on_set_region(id, m, ctx),
             Request::RemoveRegion(m) => self.on_remove_region(m.region_id),
-            Request::SetStatsRequirements(m) => self.on_stats_requirements(m, ctx),
-            Request::SetHistogramRequirements(m) => self.on_histogram_requirements(m, ctx),
-            Request::SetSpectralRequirements(m) => self.on_spectral_requirements(m, ctx),
+            Request::SetStatsRequirements(m) => self.on_stats_requirements(id, m, ctx),
+            Request::SetHistogramRequirements(m) => self.on_histogram_requirements(id, m, ctx),
+            Request::SetSpectralRequirements(m) => self.on_spectral_requirements(id, m, ctx),
             Request::ChannelMapFlowControl(_) => {}
-            Request::Unsupported(event) => self.send_error(
+            Request::ServerOnly(event) => self.send_error(
                 ctx,
+                id,
+                Tag::Protocol,
                 pb::ErrorSeverity::Warning,
-                "unsupported",
                 format!(
-                    "{} is not supported by this server yet",
+                    "{} is a server message; clients do not send it",
                     event.as_str_name()
                 ),
             ),
+            other => self.on_unavailable(id, other, ctx),
         }
     }
 
     fn check_idle(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
-        if let Some(limit) = self.state.config.idle_timeout {
+        if let Some(limit) = self.settings.idle_timeout {
             if self.last_binary.elapsed() >= limit {
                 info!(parent: &self.span, "closing idle session after {}s", limit.as_secs());
                 ctx.close(Some(ws::CloseReason {
@@ -161,9 +174,9 @@ impl Actor for SessionActor {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        self.state.session_opened();
+        self.runtime.counters.session_opened();
         info!(parent: &self.span, "connected");
-        if self.state.config.idle_timeout.is_some() {
+        if self.settings.idle_timeout.is_some() {
             ctx.run_interval(Duration::from_secs(1), |act, ctx| act.check_idle(ctx));
         }
     }
@@ -173,7 +186,7 @@ impl Actor for SessionActor {
             flag.store(true, Ordering::Relaxed);
         }
         self.on_close_file(-1);
-        self.state.session_closed();
+        self.runtime.counters.session_closed();
         info!(parent: &self.span, "disconnected");
     }
 }
@@ -194,10 +207,27 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for SessionActor {
             }
             Ok(ws::Message::Continuation(_)) => self.send_error(
                 ctx,
+                0,
+                Tag::Protocol,
                 pb::ErrorSeverity::Error,
-                "protocol",
                 "Fragmented messages are not supported".into(),
             ),
+            Err(ws::ProtocolError::Overflow) => {
+                // The frame cannot be read without holding all of it: say why, then close.
+                let limit = self.settings.limits.frame_bytes;
+                self.send_error(
+                    ctx,
+                    0,
+                    Tag::Protocol,
+                    pb::ErrorSeverity::Critical,
+                    format!("A message was larger than the limit of {limit} bytes; closing"),
+                );
+                ctx.close(Some(ws::CloseReason {
+                    code: ws::CloseCode::Size,
+                    description: Some(format!("message larger than {limit} bytes")),
+                }));
+                ctx.stop();
+            }
             Err(e) => {
                 // Mostly a client that went away without a close frame.
                 debug!(parent: &self.span, "WebSocket closed: {e}");

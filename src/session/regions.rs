@@ -1,12 +1,16 @@
-//! Region handlers: SET_REGION (new ids from 1, validated geometry, ack), REMOVE_REGION, and the statistics,
-//! histogram and spectral requirements, routed to the file actor that owns the pixels.
+//! Region handlers: SET_REGION (into the session's `RegionSet`, ack with the region's id, then the derived
+//! shape to the file actor that owns the pixels), REMOVE_REGION, and the statistics, histogram and spectral
+//! requirements, converted (limits first) and routed to the file actor.
+
+use std::sync::Arc;
 
 use actix_web_actors::ws;
 use tracing::debug;
 
-use super::SessionActor;
-use crate::analysis::region::Shape;
-use crate::file;
+use super::convert;
+use super::region_set::{Region, RegionType};
+use super::{SessionActor, Tag};
+use crate::file::{self, Area};
 use crate::protocol::{pb, EventType};
 
 impl SessionActor {
@@ -21,104 +25,142 @@ impl SessionActor {
             debug!(parent: &self.span, "ignoring preview region");
             return;
         }
+        let reply = |act: &Self, ctx: &mut ws::WebsocketContext<Self>, ack: pb::SetRegionAck| {
+            act.send(ctx, EventType::SetRegionAck, request_id, &ack)
+        };
         let fail = |message: String| pb::SetRegionAck {
             success: false,
             message,
             region_id: msg.region_id,
         };
-        let Some(actor) = self.files.get(&msg.file_id).cloned() else {
+        let Some(actor) = self.files.get(&msg.file_id).map(|f| f.actor.clone()) else {
             let ack = fail(format!("File id {} is not open", msg.file_id));
-            return self.send(ctx, EventType::SetRegionAck, request_id, &ack);
+            return reply(self, ctx, ack);
         };
         let Some(info) = msg.region_info.as_ref() else {
-            return self.send(
-                ctx,
-                EventType::SetRegionAck,
-                request_id,
-                &fail("The region has no region_info".into()),
-            );
+            return reply(self, ctx, fail("The region has no region_info".into()));
         };
-        let points: Vec<(f64, f64)> = info
-            .control_points
-            .iter()
-            .map(|p| (f64::from(p.x), f64::from(p.y)))
-            .collect();
-        // Lines, polylines and annotations are kept (the frontend draws them) but have no area to analyse.
-        let without_area = matches!(
-            pb::RegionType::try_from(info.region_type),
-            Ok(pb::RegionType::Line | pb::RegionType::Polyline)
-        ) || (7..=16).contains(&info.region_type);
-        let shape = if without_area {
-            if points.is_empty() || points.iter().any(|(x, y)| !x.is_finite() || !y.is_finite()) {
-                let ack = fail("Invalid region: control points must be finite numbers".into());
-                return self.send(ctx, EventType::SetRegionAck, request_id, &ack);
-            }
-            None
-        } else {
-            match Shape::from_control_points(info.region_type, &points, f64::from(info.rotation)) {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    let ack = fail(format!("Invalid region: {e}"));
-                    return self.send(ctx, EventType::SetRegionAck, request_id, &ack);
-                }
-            }
+        if let Err(e) = self.regions.check_points(info.control_points.len()) {
+            return reply(self, ctx, fail(format!("Invalid region: {e}")));
+        }
+        let region = Region {
+            file_id: msg.file_id,
+            kind: RegionType(info.region_type),
+            points: info
+                .control_points
+                .iter()
+                .map(|p| (f64::from(p.x), f64::from(p.y)))
+                .collect(),
+            rotation_deg: f64::from(info.rotation),
+            style: self
+                .regions
+                .get(msg.region_id)
+                .map(|r| r.style.clone())
+                .unwrap_or_default(),
         };
-        let region_id = if msg.region_id > 0 {
-            msg.region_id
-        } else {
-            self.last_region_id += 1;
-            self.last_region_id
+        let shape = region.shape();
+        let region_id = match self.regions.set(msg.region_id, region) {
+            Ok(id) => id,
+            Err(e) => return reply(self, ctx, fail(e.to_string())),
         };
-        self.last_region_id = self.last_region_id.max(region_id);
-        self.regions.insert(region_id, msg.file_id);
         let ack = pb::SetRegionAck {
             success: true,
             message: String::new(),
             region_id,
         };
-        self.send(ctx, EventType::SetRegionAck, request_id, &ack);
+        reply(self, ctx, ack);
         match shape {
-            Some(shape) => actor.do_send(file::SetRegion { region_id, shape }),
-            // An edit that turns a region into one without area removes its analysis.
-            None => actor.do_send(file::RemoveRegion { region_id }),
+            Ok(Some(shape)) => actor.do_send(file::SetRegion {
+                region_id,
+                shape: Arc::new(shape),
+            }),
+            // Lines, polylines and annotations are kept (the frontend draws them) but have no area to analyse;
+            // an edit that turns a region into one of them removes its analysis.
+            _ => actor.do_send(file::RemoveRegion { region_id }),
         }
     }
 
     pub(super) fn on_remove_region(&mut self, region_id: i32) {
-        if let Some(file_id) = self.regions.remove(&region_id) {
-            if let Some(actor) = self.files.get(&file_id) {
-                actor.do_send(file::RemoveRegion { region_id });
+        if let Some(region) = self.regions.remove(region_id) {
+            if let Some(f) = self.files.get(&region.file_id) {
+                f.actor.do_send(file::RemoveRegion { region_id });
             }
+        }
+    }
+
+    /// Sends a converted requirement to the file, or says why it was refused.
+    fn requirement<M>(
+        &mut self,
+        request_id: u32,
+        file_id: i32,
+        area: Area,
+        converted: Result<M, String>,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) where
+        M: actix::Message<Result = ()> + Send + 'static,
+        file::FileActor: actix::Handler<M>,
+    {
+        let Some(f) = self.file(request_id, file_id, area, ctx) else {
+            return;
+        };
+        match converted {
+            Ok(m) => f.do_send(m),
+            Err(e) => self.send_error_about(
+                ctx,
+                request_id,
+                Tag::Area(area),
+                pb::ErrorSeverity::Error,
+                e,
+                file_id.to_string(),
+            ),
         }
     }
 
     pub(super) fn on_stats_requirements(
         &mut self,
+        request_id: u32,
         msg: pb::SetStatsRequirements,
         ctx: &mut ws::WebsocketContext<Self>,
     ) {
-        if let Some(f) = self.file(msg.file_id, ctx) {
-            f.do_send(file::SetStatsRequirements(msg));
-        }
+        let converted = convert::stats_configs(&msg, &self.settings.limits).map(|configs| {
+            file::SetStatsRequirements {
+                request_id,
+                region_id: msg.region_id,
+                configs,
+            }
+        });
+        self.requirement(request_id, msg.file_id, Area::Stats, converted, ctx);
     }
 
     pub(super) fn on_histogram_requirements(
         &mut self,
+        request_id: u32,
         msg: pb::SetHistogramRequirements,
         ctx: &mut ws::WebsocketContext<Self>,
     ) {
-        if let Some(f) = self.file(msg.file_id, ctx) {
-            f.do_send(file::SetHistogramRequirements(msg));
-        }
+        let converted = convert::histogram_configs(&msg, &self.settings.limits).map(|configs| {
+            file::SetHistogramRequirements {
+                request_id,
+                region_id: msg.region_id,
+                configs,
+            }
+        });
+        self.requirement(request_id, msg.file_id, Area::Histogram, converted, ctx);
     }
 
     pub(super) fn on_spectral_requirements(
         &mut self,
+        request_id: u32,
         msg: pb::SetSpectralRequirements,
         ctx: &mut ws::WebsocketContext<Self>,
     ) {
-        if let Some(f) = self.file(msg.file_id, ctx) {
-            f.do_send(file::SetSpectralRequirements(msg));
-        }
+        let converted = convert::spectral_configs(&msg, &self.settings.limits).map(|configs| {
+            file::SetSpectralRequirements {
+                request_id,
+                region_id: msg.region_id,
+                configs,
+            }
+        });
+        self.requirement(request_id, msg.file_id, Area::Spectral, converted, ctx);
     }
 }

@@ -5,7 +5,7 @@
 use super::TileBounds;
 
 /// Partial block sums for one tile.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct BlockSums {
     pub bounds: TileBounds,
     sums: Vec<f64>,

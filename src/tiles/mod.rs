@@ -1,7 +1,9 @@
 //! Raster tiles: tile ids (`layer << 24 | y << 12 | x`), tile geometry (which source pixels a tile covers at
-//! which mip), NaN-aware block averaging into tiles, NaN run lengths and ZFP encoding. Pure functions only.
+//! which mip), NaN-aware block averaging into tiles, NaN run lengths, ZFP and the encoded tile. Pure functions
+//! only.
 
 pub mod downsample;
+pub mod encode;
 pub mod nan;
 pub mod zfp;
 
@@ -9,7 +11,7 @@ pub mod zfp;
 pub const TILE_SIZE: usize = 256;
 
 /// A tile's coordinates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct TileId {
     pub x: u32,
     pub y: u32,
@@ -46,7 +48,7 @@ pub fn total_layers(width: usize, height: usize) -> u32 {
 }
 
 /// The source region a tile covers and its output size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TileBounds {
     pub x0: usize,
     pub x1: usize,

@@ -9,7 +9,7 @@ use actix_web_actors::ws;
 use tracing::{debug, warn};
 
 use super::{Outgoing, SessionActor};
-use crate::files::{list_directory, FilesError, ListOptions};
+use crate::browse::{list_directory, FilesError, ListOptions};
 use crate::image;
 use crate::protocol::{self, pb, EventType};
 
@@ -20,7 +20,7 @@ impl SessionActor {
         msg: pb::FileListRequest,
         ctx: &mut ws::WebsocketContext<Self>,
     ) {
-        let confinement = self.state.confinement.clone();
+        let confinement = self.settings.confinement.clone();
         let dir = match confinement.resolve_dir(&msg.directory) {
             Ok(d) => d,
             Err(e) => {
@@ -43,11 +43,11 @@ impl SessionActor {
         self.file_list_cancel = Some(cancel.clone());
         let options = ListOptions {
             filter: msg.filter_mode(),
-            progress_interval: self.state.config.file_list_progress_interval,
+            progress_interval: self.settings.file_list_progress_interval,
         };
         let addr = ctx.address();
         let span = self.span.clone();
-        self.state.io_pool.spawn(move || {
+        self.runtime.io_pool.spawn(move || {
             let _guard = span.enter();
             let progress_addr = addr.clone();
             let mut progress = |p: pb::ListProgress| {
@@ -100,7 +100,7 @@ impl SessionActor {
         ctx: &mut ws::WebsocketContext<Self>,
     ) {
         let resolved = match self
-            .state
+            .settings
             .confinement
             .resolve_file(&msg.directory, &msg.file)
         {
@@ -121,7 +121,7 @@ impl SessionActor {
         };
         let addr = ctx.address();
         let span = self.span.clone();
-        self.state.io_pool.spawn(move || {
+        self.runtime.io_pool.spawn(move || {
             let _guard = span.enter();
             let format = image::detect(&resolved.absolute);
             let file_info = image::basic_info(&resolved.absolute, &msg.file, format);

@@ -1,0 +1,215 @@
+//! What the session may ask a file actor for, as domain types (the session converts from the ICD): which Stokes
+//! a coordinate names, the statistics, histogram, spectral and spatial requirements, tile batches, and the
+//! messages that carry them.
+
+use std::sync::Arc;
+
+use actix::Message;
+
+use crate::analysis::region::Shape;
+use crate::analysis::stats::StatKind;
+use crate::image::Plane;
+use crate::tiles::encode::Compression;
+
+/// A Stokes parameter computed from I, Q, U and V (CARTA's Ptotal … Pangle).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ComputedStokes {
+    Ptotal,
+    Plinear,
+    PFtotal,
+    PFlinear,
+    Pangle,
+}
+
+impl ComputedStokes {
+    /// By the name a coordinate uses ("Ptotal" …).
+    pub fn from_name(name: &str) -> Option<ComputedStokes> {
+        Some(match name {
+            "Ptotal" => ComputedStokes::Ptotal,
+            "Plinear" => ComputedStokes::Plinear,
+            "PFtotal" => ComputedStokes::PFtotal,
+            "PFlinear" => ComputedStokes::PFlinear,
+            "Pangle" => ComputedStokes::Pangle,
+            _ => return None,
+        })
+    }
+
+    /// By the index SET_IMAGE_CHANNELS uses for it (13 … 17).
+    pub fn from_index(index: i32) -> Option<ComputedStokes> {
+        Some(match index {
+            13 => ComputedStokes::Ptotal,
+            14 => ComputedStokes::Plinear,
+            15 => ComputedStokes::PFtotal,
+            16 => ComputedStokes::PFlinear,
+            17 => ComputedStokes::Pangle,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ComputedStokes::Ptotal => "Ptotal",
+            ComputedStokes::Plinear => "Plinear",
+            ComputedStokes::PFtotal => "PFtotal",
+            ComputedStokes::PFlinear => "PFlinear",
+            ComputedStokes::Pangle => "Pangle",
+        }
+    }
+}
+
+/// Which Stokes a coordinate ("z", "Qz", "Ptotalz", "x", "Iy", …) refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StokesChoice {
+    /// The image's current Stokes (no prefix).
+    Current,
+    /// A stored Stokes parameter by its FITS code: I = 1, Q = 2, U = 3, V = 4.
+    Stored(i32),
+    Computed(ComputedStokes),
+}
+
+/// A requirement's coordinate: the text as sent (echoed in replies) and what it selects.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Coordinate {
+    pub text: String,
+    pub stokes: StokesChoice,
+}
+
+/// SET_STATS_REQUIREMENTS: statistics of one Stokes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatsConfig {
+    pub coordinate: Coordinate,
+    pub kinds: Vec<StatKind>,
+}
+
+/// SET_HISTOGRAM_REQUIREMENTS: one histogram (channel -1 = current, -2 = the whole cube).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramConfig {
+    pub coordinate: Coordinate,
+    pub channel: i32,
+    pub fixed_num_bins: bool,
+    pub num_bins: i32,
+    pub fixed_bounds: bool,
+    pub bounds: Option<(f64, f64)>,
+}
+
+/// SET_SPECTRAL_REQUIREMENTS: a spectral profile of one Stokes with its statistics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpectralConfig {
+    pub coordinate: Coordinate,
+    pub kinds: Vec<StatKind>,
+}
+
+/// Which way a spatial profile runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileAxis {
+    X,
+    Y,
+}
+
+/// SET_SPATIAL_REQUIREMENTS: a profile through the cursor, `[start, end)` (end 0 = whole), at `mip`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpatialConfig {
+    pub coordinate: Coordinate,
+    pub axis: ProfileAxis,
+    pub start: usize,
+    pub end: usize,
+    /// As requested (0 and 1 both mean full resolution; the reply echoes it).
+    pub mip: usize,
+}
+
+/// ADD_REQUIRED_TILES for one file, with the session-wide sync id it streams under.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct TileBatch {
+    pub sync_id: i32,
+    pub tiles: Vec<i32>,
+    pub compression: Compression,
+    pub quality: f32,
+}
+
+/// Starts streaming: the first plane's histogram.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Start;
+
+/// Closes the file: stops the actor; its chunks stop with it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Close;
+
+/// Changes channel/Stokes, optionally with the new plane's tiles.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetChannels {
+    /// The SET_IMAGE_CHANNELS being answered (failures carry it).
+    pub request_id: u32,
+    pub plane: Plane,
+    pub tiles: Option<TileBatch>,
+}
+
+/// REMOVE_REQUIRED_TILES: tiles no longer wanted (only batches not started yet can still drop them).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RemoveTiles {
+    pub tiles: Vec<i32>,
+}
+
+/// The cursor moved (image pixel coordinates).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetCursor {
+    pub x: f32,
+    pub y: f32,
+}
+
+/// The profiles wanted at the cursor.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetSpatialRequirements {
+    pub configs: Vec<SpatialConfig>,
+}
+
+/// A region was created or edited: its shape in this image's pixels.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetRegion {
+    pub region_id: i32,
+    pub shape: Arc<Shape>,
+}
+
+/// A region was removed (or can no longer be analysed here).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RemoveRegion {
+    pub region_id: i32,
+}
+
+/// SET_STATS_REQUIREMENTS for one region of this file (empty: none any more).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetStatsRequirements {
+    /// The request being answered (failures carry it).
+    pub request_id: u32,
+    pub region_id: i32,
+    pub configs: Vec<StatsConfig>,
+}
+
+/// SET_HISTOGRAM_REQUIREMENTS for one region of this file (empty: none, and a cube histogram stops).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetHistogramRequirements {
+    /// The request being answered (failures carry it).
+    pub request_id: u32,
+    pub region_id: i32,
+    pub configs: Vec<HistogramConfig>,
+}
+
+/// SET_SPECTRAL_REQUIREMENTS for one region of this file (empty: none).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetSpectralRequirements {
+    /// The request being answered (failures carry it).
+    pub request_id: u32,
+    pub region_id: i32,
+    pub configs: Vec<SpectralConfig>,
+}

@@ -1,0 +1,223 @@
+//! IDIA-schema HDF5 images as a [`PixelSource`]: hyperslabs of `DATA` (stored slowest axis first, the reverse
+//! of FITS order), the stored mip levels `MipMaps/DATA/DATA_XY_<m>`, and the stored per-plane statistics
+//! `Statistics/XY`. The dataset's chunk shape is its native layout.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use hdf5::{Hyperslab, Selection, SliceOrIndex};
+
+use super::hdf5 as h5;
+use super::header::Header;
+use super::source::{
+    ImageShape, Layout, PixelSource, Plane, SourceIdentity, SourceKind, StoredStatistics,
+};
+use super::ImageError;
+
+/// One HDU group of an IDIA HDF5 file, opened.
+pub struct Hdf5Source {
+    header: Header,
+    shape: ImageShape,
+    hdu: String,
+    identity: SourceIdentity,
+    path: PathBuf,
+    mips: Vec<usize>,
+    layout: Layout,
+}
+
+impl Hdf5Source {
+    /// Opens HDU group `hdu` ("" = "0") of an IDIA HDF5 file.
+    pub fn open(path: &Path, hdu: &str) -> Result<Hdf5Source, ImageError> {
+        let image = h5::read_image(path, hdu)?;
+        let shape = ImageShape::new(image.shape.clone(), &image.header)?;
+        let mips = h5::mip_levels(path, &image.hdu)?;
+        let layout = match h5::chunk_shape(path, &image.hdu, h5::DATA)?.as_deref() {
+            Some([.., h, w]) if *h > 0 && *w > 0 => Layout::Grid {
+                width: *w,
+                height: *h,
+            },
+            _ => Layout::Rows,
+        };
+        Ok(Hdf5Source {
+            identity: SourceIdentity::of_file(path, &image.hdu)?,
+            shape,
+            hdu: image.hdu,
+            header: image.header,
+            path: path.to_path_buf(),
+            mips,
+            layout,
+        })
+    }
+
+    /// The selection of columns `xs`, rows `ys` of `plane`.
+    fn hyperslab(&self, xs: Range<usize>, ys: Range<usize>, plane: Plane) -> Selection {
+        let parts: Vec<SliceOrIndex> = (1..=self.shape.dims.len())
+            .rev()
+            .map(|axis| match axis {
+                1 => SliceOrIndex::from(xs.clone()),
+                2 => SliceOrIndex::from(ys.clone()),
+                a if a == self.shape.depth_axis => SliceOrIndex::Index(plane.channel),
+                a if a == self.shape.stokes_axis => SliceOrIndex::Index(plane.stokes),
+                _ => SliceOrIndex::Index(0),
+            })
+            .collect();
+        Selection::from(Hyperslab::from(parts))
+    }
+
+    /// Position of `plane` in the `Statistics/XY` arrays (shaped like the axes after the first two).
+    fn statistics_index(&self, plane: Plane) -> usize {
+        let dims = &self.shape.dims;
+        let along = |axis: usize| match axis {
+            a if a == self.shape.depth_axis => plane.channel,
+            a if a == self.shape.stokes_axis => plane.stokes,
+            _ => 0,
+        };
+        // Slowest axis first: the last FITS axis is the outermost.
+        (3..=dims.len())
+            .rev()
+            .fold(0, |index, axis| index * dims[axis - 1] + along(axis))
+    }
+
+    fn check_columns(&self, xs: &Range<usize>) -> Result<(), ImageError> {
+        if xs.start > xs.end || xs.end > self.shape.width {
+            return Err(ImageError::OutOfRange(format!(
+                "columns {}..{} of {}",
+                xs.start, xs.end, self.shape.width
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl PixelSource for Hdf5Source {
+    fn shape(&self) -> &ImageShape {
+        &self.shape
+    }
+
+    fn header(&self) -> &Header {
+        &self.header
+    }
+
+    fn identity(&self) -> &SourceIdentity {
+        &self.identity
+    }
+
+    fn kind(&self) -> SourceKind {
+        SourceKind::Hdf5
+    }
+
+    fn hdu(&self) -> &str {
+        &self.hdu
+    }
+
+    fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    fn read_rows(
+        &self,
+        plane: Plane,
+        rows: Range<usize>,
+        visit: &mut dyn FnMut(&[f32]),
+    ) -> Result<Vec<f32>, ImageError> {
+        self.shape.check(plane, &rows)?;
+        let sel = self.hyperslab(0..self.shape.width, rows, plane);
+        let values = h5::read_selection(&self.path, &self.hdu, h5::DATA, sel)?;
+        visit(&values);
+        Ok(values)
+    }
+
+    fn read_hyperslab(
+        &self,
+        plane: Plane,
+        xs: Range<usize>,
+        ys: Range<usize>,
+    ) -> Result<Vec<f32>, ImageError> {
+        self.shape.check(plane, &ys)?;
+        self.check_columns(&xs)?;
+        let sel = self.hyperslab(xs, ys, plane);
+        h5::read_selection(&self.path, &self.hdu, h5::DATA, sel)
+    }
+
+    fn read_spectrum(
+        &self,
+        x: usize,
+        y: usize,
+        stokes: usize,
+        channels: Range<usize>,
+    ) -> Result<Vec<f32>, ImageError> {
+        let plane = Plane { channel: 0, stokes };
+        self.shape.check(plane, &(y..y + 1))?;
+        if x >= self.shape.width || channels.start > channels.end || channels.end > self.shape.depth
+        {
+            return Err(ImageError::OutOfRange(format!(
+                "pixel ({x}, {y}), channels {}..{}",
+                channels.start, channels.end
+            )));
+        }
+        let parts: Vec<SliceOrIndex> = (1..=self.shape.dims.len())
+            .rev()
+            .map(|axis| match axis {
+                1 => SliceOrIndex::Index(x),
+                2 => SliceOrIndex::Index(y),
+                a if a == self.shape.depth_axis => SliceOrIndex::from(channels.clone()),
+                a if a == self.shape.stokes_axis => SliceOrIndex::Index(stokes),
+                _ => SliceOrIndex::Index(0),
+            })
+            .collect();
+        h5::read_selection(
+            &self.path,
+            &self.hdu,
+            h5::DATA,
+            Selection::from(Hyperslab::from(parts)),
+        )
+    }
+
+    fn mip_levels(&self) -> &[usize] {
+        &self.mips
+    }
+
+    fn read_mip(
+        &self,
+        mip: usize,
+        plane: Plane,
+        xs: Range<usize>,
+        ys: Range<usize>,
+    ) -> Result<Vec<f32>, ImageError> {
+        if !self.shape.contains(plane) || !self.mips.contains(&mip) {
+            return Err(ImageError::OutOfRange(format!("no stored mip {mip}")));
+        }
+        let sel = self.hyperslab(xs, ys, plane);
+        let name = format!("MipMaps/DATA/DATA_XY_{mip}");
+        h5::read_selection(&self.path, &self.hdu, &name, sel)
+    }
+
+    fn stored_statistics(&self, plane: Plane) -> Option<StoredStatistics> {
+        if !self.shape.contains(plane) {
+            return None;
+        }
+        let index = self.statistics_index(plane);
+        let value = |name: &str| {
+            h5::read_numbers(&self.path, &self.hdu, &format!("Statistics/XY/{name}"))
+                .ok()?
+                .get(index)
+                .copied()
+        };
+        let histogram = h5::read_counts(&self.path, &self.hdu, "Statistics/XY/HISTOGRAM")
+            .ok()
+            .and_then(|(counts, bins)| {
+                let start = index.checked_mul(bins)?;
+                counts
+                    .get(start..start.checked_add(bins)?)
+                    .map(<[i64]>::to_vec)
+            });
+        Some(StoredStatistics {
+            min: value("MIN")?,
+            max: value("MAX")?,
+            sum: value("SUM")?,
+            sum_sq: value("SUM_SQ")?,
+            nan_count: value("NAN_COUNT")? as u64,
+            histogram,
+        })
+    }
+}

@@ -1,0 +1,326 @@
+//! The pixel-source seam: [`PixelSource`] is what every image format gives the layers above (shape and axes,
+//! identity, native layout, rows, hyperslabs, spectra at a pixel, stored mips and statistics, beams). One
+//! implementation per format lives in its own file (`fits_source`, `hdf5_source`, `memory`); nothing above the
+//! trait knows which format it reads.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::computed::axis_roles;
+use super::header::Header;
+use super::ImageError;
+
+/// A plane of an image: (channel, Stokes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Plane {
+    pub channel: usize,
+    pub stokes: usize,
+}
+
+impl Plane {
+    pub const FIRST: Plane = Plane {
+        channel: 0,
+        stokes: 0,
+    };
+}
+
+/// Where a plane's pixels sit in the full shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageShape {
+    /// FITS order (NAXIS1 first).
+    pub dims: Vec<usize>,
+    pub width: usize,
+    pub height: usize,
+    pub depth: usize,
+    pub stokes: usize,
+    /// 1-based FITS axis numbers of the channel and Stokes axes (0: none).
+    pub depth_axis: usize,
+    pub stokes_axis: usize,
+}
+
+impl ImageShape {
+    /// The shape of an image with axis lengths `dims` (FITS order) described by `header`; the first two axes
+    /// must be the image axes.
+    pub fn new(dims: Vec<usize>, header: &Header) -> Result<ImageShape, ImageError> {
+        if !(2..=4).contains(&dims.len()) {
+            return Err(ImageError::NotAnImage(format!(
+                "{} axes; 2 to 4 are supported",
+                dims.len()
+            )));
+        }
+        if dims.contains(&0) {
+            return Err(ImageError::NotAnImage("an axis has length 0".into()));
+        }
+        let roles = axis_roles(header, &dims);
+        if (roles.render_x, roles.render_y) != (1, 2) {
+            return Err(ImageError::NotAnImage(
+                "the first two axes are not the image axes (a Stokes axis first is not supported)"
+                    .into(),
+            ));
+        }
+        let len = |axis: i32| {
+            usize::try_from(axis - 1)
+                .ok()
+                .and_then(|i| dims.get(i))
+                .copied()
+                .unwrap_or(1)
+        };
+        let shape = ImageShape {
+            width: dims[0],
+            height: dims[1],
+            depth: if roles.depth > 0 { len(roles.depth) } else { 1 },
+            stokes: if roles.stokes > 0 {
+                len(roles.stokes)
+            } else {
+                1
+            },
+            depth_axis: roles.depth.max(0) as usize,
+            stokes_axis: roles.stokes.max(0) as usize,
+            dims,
+        };
+        shape
+            .total_len()
+            .ok_or_else(|| ImageError::NotAnImage("the image is too large to address".into()))?;
+        Ok(shape)
+    }
+
+    /// Elements in one plane.
+    pub fn plane_len(&self) -> usize {
+        self.width * self.height
+    }
+
+    /// Elements in the whole image, if addressable.
+    pub fn total_len(&self) -> Option<usize> {
+        self.dims.iter().try_fold(1usize, |a, n| a.checked_mul(*n))
+    }
+
+    /// Index of the plane (channel, stokes) among all planes in FITS storage order (x fastest, then y, then
+    /// the remaining axes in order).
+    pub fn plane_index(&self, plane: Plane) -> usize {
+        let stride = |axis: usize| {
+            self.dims[2..axis.saturating_sub(1).max(2)]
+                .iter()
+                .product::<usize>()
+        };
+        let mut index = 0;
+        if self.depth_axis >= 3 {
+            index += plane.channel * stride(self.depth_axis);
+        }
+        if self.stokes_axis >= 3 {
+            index += plane.stokes * stride(self.stokes_axis);
+        }
+        index
+    }
+
+    /// Whether `plane` exists in this image.
+    pub fn contains(&self, plane: Plane) -> bool {
+        plane.channel < self.depth && plane.stokes < self.stokes
+    }
+
+    /// Checks that rows `rows` of `plane` exist.
+    pub fn check(&self, plane: Plane, rows: &Range<usize>) -> Result<(), ImageError> {
+        if !self.contains(plane) || rows.start > rows.end || rows.end > self.height {
+            return Err(ImageError::OutOfRange(format!(
+                "channel {}, Stokes {}, rows {}..{} of a {}x{}x{}x{} image",
+                plane.channel,
+                plane.stokes,
+                rows.start,
+                rows.end,
+                self.width,
+                self.height,
+                self.depth,
+                self.stokes
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Which version of which image a source reads: the key of its blocks in the shared block store.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SourceIdentity {
+    /// One HDU of one version of a file on disk.
+    File {
+        path: PathBuf,
+        size: u64,
+        modified_ns: u128,
+        hdu: String,
+    },
+    /// An image made by the server (moments, PV, fitting models, expressions): unique in this process.
+    Generated(u64),
+}
+
+impl SourceIdentity {
+    /// The identity of HDU `hdu` of the file at `path` as it is now.
+    pub fn of_file(path: &Path, hdu: &str) -> Result<SourceIdentity, ImageError> {
+        let path = path.canonicalize().map_err(ImageError::Io)?;
+        let meta = std::fs::metadata(&path).map_err(ImageError::Io)?;
+        let modified_ns = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        Ok(SourceIdentity::File {
+            path,
+            size: meta.len(),
+            modified_ns,
+            hdu: hdu.to_string(),
+        })
+    }
+
+    /// A new identity for a generated image.
+    pub fn generated() -> SourceIdentity {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        SourceIdentity::Generated(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// The file behind the source, if any.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            SourceIdentity::File { path, .. } => Some(path),
+            SourceIdentity::Generated(_) => None,
+        }
+    }
+}
+
+/// How the format stores pixels, so work can be cut along its grain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Whole rows one after another (FITS data units, in-memory images): any run of rows is one read.
+    Rows,
+    /// Rectangular chunks of `width`×`height` pixels of a plane (HDF5 chunked datasets; later zarr chunks and
+    /// CASA tiles): reads should cover whole chunk rows.
+    Grid { width: usize, height: usize },
+}
+
+/// What kind of image the file browser and the OPEN_FILE_ACK should call a source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    Fits,
+    Hdf5,
+    /// Made by the server; carta_backend reports these as CASA images.
+    Generated,
+}
+
+/// A restoring beam in the units the ICD sends: axes in arcsec, position angle in degrees. Channel and Stokes
+/// are -1 for a beam that applies to the whole image.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Beam {
+    pub channel: i32,
+    pub stokes: i32,
+    pub major_arcsec: f64,
+    pub minor_arcsec: f64,
+    pub pa_deg: f64,
+}
+
+/// Statistics a format stores for a plane (IDIA HDF5 `Statistics/XY`), so they need no pass over pixels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredStatistics {
+    pub min: f64,
+    pub max: f64,
+    pub sum: f64,
+    pub sum_sq: f64,
+    /// Non-finite pixels.
+    pub nan_count: u64,
+    /// Counts over [min, max] in `int(max(sqrt(W·H), 2))` bins, when stored.
+    pub histogram: Option<Vec<i64>>,
+}
+
+/// An opened image. Implementations are immutable and shared (`Arc`) between the file actor and its chunk
+/// workers, so every method takes `&self` and may be called from several threads at once.
+pub trait PixelSource: Send + Sync {
+    fn shape(&self) -> &ImageShape;
+    fn header(&self) -> &Header;
+    fn identity(&self) -> &SourceIdentity;
+    fn kind(&self) -> SourceKind;
+    /// The HDU (FITS extension number, HDF5 group) the image comes from.
+    fn hdu(&self) -> &str;
+    fn extname(&self) -> Option<&str> {
+        None
+    }
+    fn layout(&self) -> Layout {
+        Layout::Rows
+    }
+
+    /// Rows `rows` of `plane`, full width, row-major, blanks as NaN. Every value is shown to `visit` once, in
+    /// order, in pieces while they are still in cache (a load-time statistics pass then costs no extra trip
+    /// through memory).
+    fn read_rows(
+        &self,
+        plane: Plane,
+        rows: Range<usize>,
+        visit: &mut dyn FnMut(&[f32]),
+    ) -> Result<Vec<f32>, ImageError>;
+
+    /// Columns `xs` of rows `ys` of `plane`, row-major.
+    fn read_hyperslab(
+        &self,
+        plane: Plane,
+        xs: Range<usize>,
+        ys: Range<usize>,
+    ) -> Result<Vec<f32>, ImageError> {
+        let width = self.shape().width;
+        if xs.start > xs.end || xs.end > width {
+            return Err(ImageError::OutOfRange(format!(
+                "columns {}..{} of {width}",
+                xs.start, xs.end
+            )));
+        }
+        let rows = self.read_rows(plane, ys, &mut |_| {})?;
+        if xs == (0..width) {
+            return Ok(rows);
+        }
+        Ok(rows
+            .chunks_exact(width.max(1))
+            .flat_map(|row| row[xs.clone()].iter().copied())
+            .collect())
+    }
+
+    /// The values of pixel (x, y) in channels `channels` of one Stokes (a cursor spectral profile).
+    fn read_spectrum(
+        &self,
+        x: usize,
+        y: usize,
+        stokes: usize,
+        channels: Range<usize>,
+    ) -> Result<Vec<f32>, ImageError>;
+
+    /// A hint that rows `rows` of `plane` will be read soon; the default ignores it.
+    fn will_read(&self, _plane: Plane, _rows: Range<usize>) {}
+
+    /// The downsampled levels the format stores (HDF5 `DATA_XY_<m>`), ascending; empty when none.
+    fn mip_levels(&self) -> &[usize] {
+        &[]
+    }
+
+    /// Columns `xs` and rows `ys`, in mip pixels, of stored level `mip` of `plane`.
+    fn read_mip(
+        &self,
+        mip: usize,
+        _plane: Plane,
+        _xs: Range<usize>,
+        _ys: Range<usize>,
+    ) -> Result<Vec<f32>, ImageError> {
+        Err(ImageError::OutOfRange(format!("no stored mip {mip}")))
+    }
+
+    /// Statistics the format stores for `plane`, if it stores any.
+    fn stored_statistics(&self, _plane: Plane) -> Option<StoredStatistics> {
+        None
+    }
+
+    /// The restoring beams (one for the whole image, or one per channel and Stokes); empty without a beam.
+    fn beams(&self) -> Vec<Beam> {
+        super::beams::from_header(self.header())
+    }
+}
+
+impl dyn PixelSource {
+    /// Rows `rows` of `plane` without a visitor.
+    pub fn rows(&self, plane: Plane, rows: Range<usize>) -> Result<Vec<f32>, ImageError> {
+        self.read_rows(plane, rows, &mut |_| {})
+    }
+}

@@ -1,0 +1,225 @@
+//! ICD requirements → the file layer's domain types, with the `[limits]` checked before anything is allocated
+//! for them. Pure functions (the fuzzer drives them with decoded frames); each refusal says what and why.
+
+use crate::analysis::stats::StatKind;
+use crate::config::Limits;
+use crate::file::{
+    ComputedStokes, Coordinate, HistogramConfig, ProfileAxis, SpatialConfig, SpectralConfig,
+    StatsConfig, StokesChoice, TileBatch,
+};
+use crate::protocol::pb;
+use crate::tiles::encode::Compression;
+
+/// Parses a coordinate: an optional Stokes prefix ("I", "Q", "U", "V", or a computed "Ptotal" …) and then one
+/// of the axis letters `axes`.
+pub fn coordinate(text: &str, axes: &[char]) -> Result<(Coordinate, char), String> {
+    let axis = text
+        .chars()
+        .last()
+        .filter(|c| axes.contains(c))
+        .ok_or_else(|| {
+            let names: Vec<String> = axes.iter().map(|a| format!("'{a}'")).collect();
+            format!("coordinate '{text}' does not end in {}", names.join(" or "))
+        })?;
+    let prefix = &text[..text.len() - axis.len_utf8()];
+    let stokes = match prefix {
+        "" => StokesChoice::Current,
+        "I" => StokesChoice::Stored(1),
+        "Q" => StokesChoice::Stored(2),
+        "U" => StokesChoice::Stored(3),
+        "V" => StokesChoice::Stored(4),
+        p => match ComputedStokes::from_name(p) {
+            Some(c) => StokesChoice::Computed(c),
+            None => return Err(format!("coordinate '{text}' names no Stokes parameter")),
+        },
+    };
+    Ok((
+        Coordinate {
+            text: text.to_string(),
+            stokes,
+        },
+        axis,
+    ))
+}
+
+fn count_check(what: &str, n: usize, limits: &Limits) -> Result<(), String> {
+    if n > limits.requirements_per_message {
+        return Err(format!(
+            "{n} {what} in one message; the limit is {}",
+            limits.requirements_per_message
+        ));
+    }
+    Ok(())
+}
+
+/// Statistics kinds, each once, in the order asked.
+fn kinds(types: &[i32]) -> Result<Vec<StatKind>, String> {
+    let mut out: Vec<StatKind> = Vec::new();
+    for t in types {
+        let kind = StatKind::from_code(*t).ok_or_else(|| format!("unknown statistic type {t}"))?;
+        if !out.contains(&kind) {
+            out.push(kind);
+        }
+    }
+    Ok(out)
+}
+
+pub fn stats_configs(
+    msg: &pb::SetStatsRequirements,
+    limits: &Limits,
+) -> Result<Vec<StatsConfig>, String> {
+    count_check("statistics configurations", msg.stats_configs.len(), limits)?;
+    msg.stats_configs
+        .iter()
+        .map(|c| {
+            Ok(StatsConfig {
+                coordinate: coordinate(&c.coordinate, &['z'])?.0,
+                kinds: kinds(&c.stats_types)?,
+            })
+        })
+        .collect()
+}
+
+pub fn histogram_configs(
+    msg: &pb::SetHistogramRequirements,
+    limits: &Limits,
+) -> Result<Vec<HistogramConfig>, String> {
+    count_check("histogram configurations", msg.histograms.len(), limits)?;
+    msg.histograms
+        .iter()
+        .map(|c| {
+            if c.fixed_num_bins
+                && c.num_bins > 0
+                && c.num_bins as u64 > limits.histogram_bins as u64
+            {
+                return Err(format!(
+                    "a histogram of {} bins was asked for; the limit is {}",
+                    c.num_bins, limits.histogram_bins
+                ));
+            }
+            if c.channel < -2 {
+                return Err(format!("histogram channel {} is not valid", c.channel));
+            }
+            Ok(HistogramConfig {
+                coordinate: coordinate(&c.coordinate, &['z'])?.0,
+                channel: c.channel,
+                fixed_num_bins: c.fixed_num_bins,
+                num_bins: c.num_bins,
+                fixed_bounds: c.fixed_bounds,
+                bounds: c.bounds.map(|b| (b.min, b.max)),
+            })
+        })
+        .collect()
+}
+
+pub fn spectral_configs(
+    msg: &pb::SetSpectralRequirements,
+    limits: &Limits,
+) -> Result<Vec<SpectralConfig>, String> {
+    count_check(
+        "spectral profile configurations",
+        msg.spectral_profiles.len(),
+        limits,
+    )?;
+    msg.spectral_profiles
+        .iter()
+        .map(|c| {
+            Ok(SpectralConfig {
+                coordinate: coordinate(&c.coordinate, &['z'])?.0,
+                kinds: kinds(&c.stats_types)?,
+            })
+        })
+        .collect()
+}
+
+/// Cursor profiles ("x", "y"); profiles of another Stokes are refused until they are implemented.
+pub fn spatial_configs(
+    msg: &pb::SetSpatialRequirements,
+    limits: &Limits,
+) -> Result<Vec<SpatialConfig>, String> {
+    count_check(
+        "spatial profile configurations",
+        msg.spatial_profiles.len(),
+        limits,
+    )?;
+    msg.spatial_profiles
+        .iter()
+        .map(|c| {
+            let (coordinate, axis) = coordinate(&c.coordinate, &['x', 'y'])?;
+            if coordinate.stokes != StokesChoice::Current {
+                return Err(format!(
+                    "spatial profiles of another Stokes ('{}') are not available yet",
+                    c.coordinate
+                ));
+            }
+            let number = |name: &str, v: i32| {
+                usize::try_from(v).map_err(|_| format!("spatial profile {name} {v} is negative"))
+            };
+            Ok(SpatialConfig {
+                coordinate,
+                axis: if axis == 'x' {
+                    ProfileAxis::X
+                } else {
+                    ProfileAxis::Y
+                },
+                start: number("start", c.start)?,
+                end: number("end", c.end)?,
+                mip: number("mip", c.mip)?,
+            })
+        })
+        .collect()
+}
+
+/// A tile request streaming under `sync_id`: ZFP when asked for, else raw.
+pub fn tile_batch(sync_id: i32, tiles: &pb::AddRequiredTiles) -> TileBatch {
+    TileBatch {
+        sync_id,
+        tiles: tiles.tiles.clone(),
+        compression: if tiles.compression_type() == pb::CompressionType::Zfp {
+            Compression::Zfp
+        } else {
+            Compression::None
+        },
+        quality: tiles.compression_quality,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coordinates_name_their_stokes() {
+        let (c, axis) = coordinate("Qz", &['z']).expect("valid");
+        assert_eq!((c.stokes, axis), (StokesChoice::Stored(2), 'z'));
+        let (c, _) = coordinate("Ptotalz", &['z']).expect("valid");
+        assert_eq!(c.stokes, StokesChoice::Computed(ComputedStokes::Ptotal));
+        assert_eq!(
+            coordinate("z", &['z']).expect("valid").0.stokes,
+            StokesChoice::Current
+        );
+        assert!(coordinate("Xz", &['z']).is_err());
+        assert!(coordinate("", &['z']).is_err());
+        assert!(coordinate("zé", &['z']).is_err());
+        assert_eq!(coordinate("Iy", &['x', 'y']).expect("valid").1, 'y');
+    }
+
+    #[test]
+    fn histogram_bins_past_the_limit_are_refused() {
+        let limits = Limits::default();
+        let msg = pb::SetHistogramRequirements {
+            file_id: 0,
+            region_id: -1,
+            histograms: vec![pb::HistogramConfig {
+                coordinate: "z".into(),
+                channel: -1,
+                fixed_num_bins: true,
+                num_bins: 2_000_000_000,
+                fixed_bounds: false,
+                bounds: None,
+            }],
+        };
+        let err = histogram_configs(&msg, &limits).expect_err("refused");
+        assert!(err.contains("2000000000"), "{err}");
+    }
+}

@@ -1,0 +1,218 @@
+//! The one place file events become ICD messages: histograms, statistics, tile streams, spatial and spectral
+//! profiles, and failures (as ERROR_DATA tagged with their area). Events of a file closed since are dropped.
+
+use actix::Handler;
+
+use super::reply::error_data;
+use super::{SessionActor, Tag};
+use crate::file::{
+    Event, FileEvent, HistogramConfig, HistogramData, HistogramResult, SpatialProfiles,
+    SpectralProfiles, SpectralValues, StatisticsData, TileData, TileSync,
+};
+use crate::protocol::{self, pb, EventType};
+use crate::tiles::encode::Compression;
+
+fn histogram(h: HistogramResult) -> pb::Histogram {
+    pb::Histogram {
+        num_bins: i32::try_from(h.bins.len()).unwrap_or(i32::MAX),
+        bin_width: h.bin_width,
+        first_bin_center: h.first_bin_center,
+        bins: h
+            .bins
+            .iter()
+            .map(|c| i32::try_from(*c).unwrap_or(i32::MAX))
+            .collect(),
+        mean: h.mean,
+        std_dev: h.std_dev,
+    }
+}
+
+fn histogram_config(config: Option<HistogramConfig>) -> pb::HistogramConfig {
+    match config {
+        Some(c) => pb::HistogramConfig {
+            coordinate: c.coordinate.text,
+            channel: c.channel,
+            fixed_num_bins: c.fixed_num_bins,
+            num_bins: c.num_bins,
+            fixed_bounds: c.fixed_bounds,
+            bounds: c.bounds.map(|(min, max)| pb::DoubleBounds { min, max }),
+        },
+        // The colour-scale histogram: the frontend recognises it by unfixed bins and bounds.
+        None => pb::HistogramConfig {
+            coordinate: "z".into(),
+            channel: -1,
+            fixed_num_bins: false,
+            num_bins: -1,
+            fixed_bounds: false,
+            bounds: None,
+        },
+    }
+}
+
+fn histogram_data(file_id: i32, h: HistogramData) -> pb::RegionHistogramData {
+    pb::RegionHistogramData {
+        file_id,
+        region_id: h.region_id,
+        channel: h.channel,
+        stokes: h.stokes,
+        histograms: Some(histogram(h.histogram)),
+        progress: h.progress,
+        config: Some(histogram_config(h.config)),
+    }
+}
+
+fn stats_data(file_id: i32, s: StatisticsData) -> pb::RegionStatsData {
+    pb::RegionStatsData {
+        file_id,
+        region_id: s.region_id,
+        channel: s.channel,
+        stokes: s.stokes,
+        statistics: s
+            .values
+            .into_iter()
+            .map(|(kind, value)| pb::StatisticsValue {
+                stats_type: kind.code(),
+                value,
+            })
+            .collect(),
+    }
+}
+
+fn tile_sync(file_id: i32, s: TileSync) -> pb::RasterTileSync {
+    pb::RasterTileSync {
+        file_id,
+        channel: s.channel,
+        stokes: s.stokes,
+        sync_id: s.sync_id,
+        animation_id: s.animation_id,
+        tile_count: s.tile_count,
+        end_sync: s.end,
+    }
+}
+
+fn tile_data(file_id: i32, t: TileData) -> pb::RasterTileData {
+    let tile = &t.tile;
+    let mut data = pb::RasterTileData {
+        file_id,
+        channel: t.channel,
+        stokes: t.stokes,
+        compression_quality: t.quality,
+        sync_id: t.sync_id,
+        animation_id: t.animation_id,
+        tiles: vec![pb::TileData {
+            layer: tile.tile.layer as i32,
+            x: tile.tile.x as i32,
+            y: tile.tile.y as i32,
+            width: tile.bounds.width as i32,
+            height: tile.bounds.height as i32,
+            image_data: tile.image_data.clone(),
+            nan_encodings: tile.nan_encodings.clone(),
+            mip: tile.bounds.mip as i32,
+        }],
+        ..Default::default()
+    };
+    data.set_compression_type(match t.compression {
+        Compression::Zfp => pb::CompressionType::Zfp,
+        Compression::None => pb::CompressionType::None,
+    });
+    data
+}
+
+fn spatial_data(file_id: i32, s: SpatialProfiles) -> pb::SpatialProfileData {
+    pb::SpatialProfileData {
+        file_id,
+        region_id: s.region_id,
+        x: s.x,
+        y: s.y,
+        channel: s.channel,
+        stokes: s.stokes,
+        value: s.value,
+        profiles: s
+            .profiles
+            .into_iter()
+            .map(|p| pb::SpatialProfile {
+                start: p.start,
+                end: p.end,
+                raw_values_fp32: p.values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                coordinate: p.coordinate,
+                mip: p.mip,
+                line_axis: None,
+            })
+            .collect(),
+    }
+}
+
+fn spectral_data(file_id: i32, s: SpectralProfiles) -> pb::SpectralProfileData {
+    pb::SpectralProfileData {
+        file_id,
+        region_id: s.region_id,
+        stokes: s.stokes,
+        progress: s.progress,
+        profiles: s
+            .profiles
+            .into_iter()
+            .map(|p| {
+                let (fp32, fp64) = match p.values {
+                    SpectralValues::F32(v) => {
+                        (v.iter().flat_map(|x| x.to_le_bytes()).collect(), Vec::new())
+                    }
+                    SpectralValues::F64(v) => {
+                        (Vec::new(), v.iter().flat_map(|x| x.to_le_bytes()).collect())
+                    }
+                };
+                pb::SpectralProfile {
+                    coordinate: p.coordinate,
+                    stats_type: p.stat.code(),
+                    raw_values_fp32: fp32,
+                    raw_values_fp64: fp64,
+                }
+            })
+            .collect(),
+    }
+}
+
+impl Handler<FileEvent> for SessionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: FileEvent, ctx: &mut Self::Context) {
+        let FileEvent { file_id, event } = msg;
+        if !self.files.contains_key(&file_id) {
+            return;
+        }
+        let frame = match event {
+            Event::Histogram(h) => protocol::encode(
+                EventType::RegionHistogramData,
+                0,
+                &histogram_data(file_id, h),
+            ),
+            Event::Statistics(s) => {
+                protocol::encode(EventType::RegionStatsData, 0, &stats_data(file_id, s))
+            }
+            Event::TileSync(s) => {
+                protocol::encode(EventType::RasterTileSync, 0, &tile_sync(file_id, s))
+            }
+            Event::Tile(t) => {
+                protocol::encode(EventType::RasterTileData, 0, &tile_data(file_id, t))
+            }
+            Event::SpatialProfiles(s) => {
+                protocol::encode(EventType::SpatialProfileData, 0, &spatial_data(file_id, s))
+            }
+            Event::SpectralProfiles(s) => protocol::encode(
+                EventType::SpectralProfileData,
+                0,
+                &spectral_data(file_id, s),
+            ),
+            Event::Failed(f) => {
+                tracing::warn!(parent: &self.span, file_id, "{}", f.message);
+                let err = error_data(
+                    Tag::Area(f.area),
+                    pb::ErrorSeverity::Error,
+                    f.message,
+                    file_id.to_string(),
+                );
+                protocol::encode(EventType::ErrorData, f.request_id, &err)
+            }
+        };
+        ctx.binary(frame);
+    }
+}
