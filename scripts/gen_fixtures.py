@@ -33,6 +33,7 @@ OUTDIR/
       degenerate.fits        30x20x1x1 RA/DEC/FREQ/STOKES
       cube_stokes.fits       24x18x5x2 RA/DEC/FREQ/STOKES
       flat.fits              6x5x2: channel 0 constant 2.5, channel 1 all NaN (histogram edges)
+      beams.fits             20x16x3 RA/DEC/FREQ with a CASA per-channel BEAMS table
       chunked_mips.hdf5      IDIA 2D 603x521, chunked DATA, mips 2/4/8 with clipped edge blocks
     escape_link -> OUTDIR/outside        (absolute symlink leaving the top folder)
     link_to_file.fits -> ../outside/secret.fits   (relative symlink leaving it)
@@ -67,6 +68,8 @@ expected.json:
            "datasets": {"0/DATA": [6, 30, 40], ...}   (HDF5 only; shapes in HDF5 order)
            "chunks": {"0/DATA": [512, 512]}          (HDF5 only; chunked datasets)
            "storage": {"bitpix", "bscale", "bzero", "blank"}   (FITS only; cards as stored)
+           "beams": [{"channel", "stokes", "major_arcsec", "minor_arcsec", "pa_deg"}]  (FITS only:
+               the BEAMS table's rows, else BMAJ/BMIN/BPA with channel = stokes = -1, else [])
            "histograms": [{"channel", "stokes", "num_bins", "min", "max", "bins", "mean",
                            "std_dev", "count"}]  for (0,0), (1,0) if depth > 1, (0,1) if
                stokes > 1: finite values; num_bins = max(2, int(sqrt(W*H))), bin =
@@ -335,6 +338,8 @@ def smooth_field(w, h):
 
 def make_pixels(d):
     """images/pixels/: pixel-reading, tile and histogram fixtures (see the module docstring)."""
+    from astropy.io import fits
+
     os.makedirs(d)
     j = lambda *p: os.path.join(d, *p)  # noqa: E731
     x, y = _pix_xy()
@@ -370,11 +375,24 @@ def make_pixels(d):
     write_fits(j("cube_stokes.fits"), coded((24, 18, 5, 2)),
                spectral_cards("cube_stokes", 201.365, -43.0191, (12.5, 9.5), stokes=True))
 
+    # A cube with a per-channel beam table, as CASA writes it (CASAMBM = T, BINTABLE 'BEAMS').
+    beam_cube = fits.PrimaryHDU(data=coded((20, 16, 3)), header=make_fits_header(
+        spectral_cards("beams", 201.365, -43.0191, (10.5, 8.5)) + [("CASAMBM", True, "")]))
+    beam_table = fits.BinTableHDU.from_columns([
+        fits.Column(name="BMAJ", format="1E", unit="arcsec", array=[1.5, 1.6, 1.75]),
+        fits.Column(name="BMIN", format="1E", unit="arcsec", array=[1.0, 1.1, 1.25]),
+        fits.Column(name="BPA", format="1E", unit="deg", array=[10.0, 20.0, 30.5]),
+        fits.Column(name="CHAN", format="1J", array=[0, 1, 2]),
+        fits.Column(name="POL", format="1J", array=[0, 0, 0]),
+    ], name="BEAMS")
+    beam_table.header["NCHAN"] = 3
+    beam_table.header["NPOL"] = 1
+    fits.HDUList([beam_cube, beam_table]).writeto(j("beams.fits"))
+
     flat = np.full((2, 5, 6), 2.5, dtype=np.float32)
     flat[1] = np.nan
     write_fits(j("flat.fits"), flat, spectral_cards("flat", 10.0, 10.0, (3.5, 3.0)))
 
-    from astropy.io import fits
     mips = coded((603, 521))              # odd sizes: clipped mip blocks at the right/bottom
     mips[100:111, 201:233] = np.nan
     mips[16:24, 16:24] = np.nan           # one whole 8x8 block
@@ -526,6 +544,29 @@ def storage(header):
             "bzero": header.get("BZERO", 0), "blank": header.get("BLANK")}
 
 
+def fits_beams(hl):
+    """The restoring beams of an open FITS file, in the ICD's units (arcsec, deg), read with astropy:
+    the BEAMS table's rows if there is one, else the primary header's BMAJ/BMIN/BPA (degrees), else none."""
+    import astropy.units as u
+
+    for h in hl[1:]:
+        if h.header.get("XTENSION", "").strip() == "BINTABLE" and h.header.get("EXTNAME") == "BEAMS":
+            cols = {c.name: c for c in h.columns}
+            conv = lambda name, to: (np.asarray(h.data[name], dtype=np.float64)  # noqa: E731
+                                     * u.Unit(cols[name].unit or "deg")).to_value(to)
+            maj, mnr, pa = conv("BMAJ", u.arcsec), conv("BMIN", u.arcsec), conv("BPA", u.deg)
+            return [{"channel": int(c), "stokes": int(p), "major_arcsec": float(a),
+                     "minor_arcsec": float(b), "pa_deg": float(t)}
+                    for a, b, t, c, p in zip(maj, mnr, pa, h.data["CHAN"], h.data["POL"])]
+    head = hl[0].header
+    if "BMAJ" in head and "BMIN" in head:
+        return [{"channel": -1, "stokes": -1,
+                 "major_arcsec": (head["BMAJ"] * u.deg).to_value(u.arcsec),
+                 "minor_arcsec": (head["BMIN"] * u.deg).to_value(u.arcsec),
+                 "pa_deg": float(head.get("BPA", 0.0))}]
+    return []
+
+
 def describe_fits(path):
     from astropy.io import fits
 
@@ -555,6 +596,7 @@ def describe_fits(path):
                 "plane0_stats": plane0_stats(data),
                 "pixels": pixel_samples(data),
                 "storage": stored,
+                "beams": fits_beams(hl),
             }, **plane_analysis(data)))
     return hdus, image_hdus
 

@@ -37,7 +37,7 @@ impl Handler<FileEvent> for Collector {
 }
 
 fn pixel(x: usize, y: usize) -> f32 {
-    if (x + 3 * y) % 97 == 0 {
+    if (x + 3 * y).is_multiple_of(97) {
         f32::NAN
     } else {
         ((x as f32) * 0.25 - (y as f32) * 0.125).sin() * 10.0 + (x * y) as f32 * 1e-3
@@ -61,17 +61,16 @@ fn header() -> Header {
     ])
 }
 
-async fn wait_for(
-    events: &Arc<Mutex<Vec<Event>>>,
-    what: &str,
-    done: impl Fn(&[Event]) -> bool,
-) {
+async fn wait_for(events: &Arc<Mutex<Vec<Event>>>, what: &str, done: impl Fn(&[Event]) -> bool) {
     let start = Instant::now();
     loop {
         if done(&events.lock().expect("lock")) {
             return;
         }
-        assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
         actix::clock::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -132,7 +131,10 @@ async fn a_generated_image_streams_tiles_statistics_and_cursor_like_a_file() {
         let events = events.lock().expect("lock");
         let first_histogram = events.iter().position(|e| matches!(e, Event::Histogram(_)));
         let first_tile = events.iter().position(|e| matches!(e, Event::Tile(_)));
-        assert!(first_histogram < first_tile, "the colour-scale histogram goes first");
+        assert!(
+            first_histogram < first_tile,
+            "the colour-scale histogram goes first"
+        );
         let Some(Event::Histogram(h)) = events.iter().find(|e| matches!(e, Event::Histogram(_)))
         else {
             unreachable!()
@@ -167,10 +169,15 @@ async fn a_generated_image_streams_tiles_statistics_and_cursor_like_a_file() {
                             }
                         }
                     }
-                    let want = if n == 0 { f32::NAN } else { (sum / n as f64) as f32 };
+                    let want = if n == 0 {
+                        f32::NAN
+                    } else {
+                        (sum / n as f64) as f32
+                    };
                     let g = got[oy * b.width + ox];
                     assert!(
-                        (g.is_nan() && want.is_nan()) || (g - want).abs() <= 1e-5 * want.abs().max(1.0),
+                        (g.is_nan() && want.is_nan())
+                            || (g - want).abs() <= 1e-5 * want.abs().max(1.0),
                         "tile mip {} at ({ox}, {oy}): {g} vs {want}",
                         b.mip
                     );
@@ -185,7 +192,13 @@ async fn a_generated_image_streams_tiles_statistics_and_cursor_like_a_file() {
         region_id: -1,
         configs: vec![StatsConfig {
             coordinate: current(),
-            kinds: vec![StatKind::NumPixels, StatKind::Sum, StatKind::Mean, StatKind::Min, StatKind::Max],
+            kinds: vec![
+                StatKind::NumPixels,
+                StatKind::Sum,
+                StatKind::Mean,
+                StatKind::Min,
+                StatKind::Max,
+            ],
         }],
     });
     // The cursor at (123.4, 200.6) → pixel (123, 201), with both profiles.
@@ -197,7 +210,11 @@ async fn a_generated_image_streams_tiles_statistics_and_cursor_like_a_file() {
                     text: c.to_string(),
                     stokes: StokesChoice::Current,
                 },
-                axis: if *c == "x" { ProfileAxis::X } else { ProfileAxis::Y },
+                axis: if *c == "x" {
+                    ProfileAxis::X
+                } else {
+                    ProfileAxis::Y
+                },
                 start: 0,
                 end: 0,
                 mip: 0,
@@ -207,7 +224,8 @@ async fn a_generated_image_streams_tiles_statistics_and_cursor_like_a_file() {
     opened.actor.do_send(file::SetCursor { x: 123.4, y: 200.6 });
     wait_for(&events, "statistics and the cursor", |e| {
         e.iter().any(|e| matches!(e, Event::Statistics(_)))
-            && e.iter().any(|e| matches!(e, Event::SpatialProfiles(p) if p.x == 123))
+            && e.iter()
+                .any(|e| matches!(e, Event::SpatialProfiles(p) if p.x == 123))
     })
     .await;
     let events = events.lock().expect("lock");
@@ -225,12 +243,21 @@ async fn a_generated_image_streams_tiles_statistics_and_cursor_like_a_file() {
         (StatKind::NumPixels, finite.len() as f64),
         (StatKind::Sum, sum),
         (StatKind::Mean, sum / finite.len() as f64),
-        (StatKind::Min, finite.iter().cloned().fold(f64::INFINITY, f64::min)),
-        (StatKind::Max, finite.iter().cloned().fold(f64::NEG_INFINITY, f64::max)),
+        (
+            StatKind::Min,
+            finite.iter().cloned().fold(f64::INFINITY, f64::min),
+        ),
+        (
+            StatKind::Max,
+            finite.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
+        ),
     ];
     for ((kind, got), (want_kind, want)) in s.values.iter().zip(want) {
         assert_eq!(*kind, want_kind);
-        assert!((got - want).abs() <= 1e-9 * want.abs().max(1.0), "{kind:?}: {got} vs {want}");
+        assert!(
+            (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+            "{kind:?}: {got} vs {want}"
+        );
     }
     let Some(Event::SpatialProfiles(p)) = events
         .iter()
@@ -243,7 +270,11 @@ async fn a_generated_image_streams_tiles_statistics_and_cursor_like_a_file() {
     let row: Vec<f32> = (0..W).map(|x| pixel(x, 201)).collect();
     let column: Vec<f32> = (0..H).map(|y| pixel(123, y)).collect();
     for profile in &p.profiles {
-        let want = if profile.coordinate == "x" { &row } else { &column };
+        let want = if profile.coordinate == "x" {
+            &row
+        } else {
+            &column
+        };
         assert_eq!(profile.mip, 0, "full resolution echoes the mip asked for");
         assert_eq!(profile.end as usize, want.len());
         let same = profile
@@ -251,6 +282,10 @@ async fn a_generated_image_streams_tiles_statistics_and_cursor_like_a_file() {
             .iter()
             .zip(want)
             .all(|(a, b)| a.to_bits() == b.to_bits());
-        assert!(same && profile.values.len() == want.len(), "{} profile", profile.coordinate);
+        assert!(
+            same && profile.values.len() == want.len(),
+            "{} profile",
+            profile.coordinate
+        );
     }
 }

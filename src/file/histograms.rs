@@ -123,8 +123,10 @@ impl FileActor {
                 act.colour.sent = true;
                 act.flush_waiting(ctx);
             }
-            if std::mem::take(&mut act.analysis.deferred_image_histograms) {
+            if let Some(request_id) = act.analysis.deferred_image_histograms.take() {
+                act.answering = request_id;
                 act.run_histograms(IMAGE_REGION, ctx);
+                act.answering = 0;
             }
         }));
     }
@@ -137,7 +139,7 @@ impl FileActor {
         if region_id == IMAGE_REGION && self.colour.pending.contains(&self.plane) {
             // The plane's colour-scale pass is under way and will bring its range (and, with result caching,
             // its counts): wait for it rather than reading the pixels a second time alongside it.
-            self.analysis.deferred_image_histograms = true;
+            self.analysis.deferred_image_histograms = Some(self.answering);
             return;
         }
         let Some(region) = self.analysis.region(region_id) else {

@@ -47,8 +47,9 @@ pub struct Analysis {
     /// Statistics of whole planes already known from their colour-scale histograms: the range an image
     /// histogram needs, so it costs one counting pass even when result caching is off.
     pub known_plane_stats: HashMap<Plane, BasicStats>,
-    /// Image histograms asked for while the plane's colour-scale pass was running; run when it ends.
-    pub deferred_image_histograms: bool,
+    /// Image histograms asked for (by this request id) while the plane's colour-scale pass was running; run
+    /// when it ends.
+    pub deferred_image_histograms: Option<u32>,
     /// Passes over pixels started (tests and logs: steering keeps this bounded).
     pub passes: Arc<AtomicU64>,
 }
@@ -78,7 +79,7 @@ impl Analysis {
                     .build()
             }),
             known_plane_stats: HashMap::new(),
-            deferred_image_histograms: false,
+            deferred_image_histograms: None,
             passes: Arc::new(AtomicU64::new(0)),
         }
     }

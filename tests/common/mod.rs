@@ -179,6 +179,15 @@ impl Client {
         id
     }
 
+    /// Sends an already-encoded payload under the next request id; returns the id.
+    pub async fn send_raw_with_id(&mut self, event: EventType, payload: &[u8]) -> u32 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send_raw(frame(event, protocol::ICD_VERSION, id, payload))
+            .await;
+        id
+    }
+
     pub async fn send_raw(&mut self, bytes: Vec<u8>) {
         self.ws
             .send(Message::Binary(bytes.into()))

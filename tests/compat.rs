@@ -1,0 +1,324 @@
+//! Behaviour a new CARTA user meets, against carta_backend's own expectations: the beam table in OPEN_FILE_ACK,
+//! NaN in uncompressed tiles, the mip a full-resolution profile reports, the tag of an error for an unknown
+//! file, the REGISTER_VIEWER_ACK message on reconnect, and a clear error (never silently the current Stokes)
+//! for computed Stokes coordinates.
+
+mod common;
+
+use cartaflow::protocol::{pb, EventType};
+use cartaflow::tiles::TileId;
+use common::{expected, Server};
+use serde_json::Value;
+
+fn image_hdu(file: &str) -> &'static Value {
+    &expected()["files"][file]["image_hdus"][0]
+}
+
+fn close(got: f32, want: f64) -> bool {
+    (f64::from(got) - want).abs() <= 1e-6 * want.abs().max(1.0)
+}
+
+#[tokio::test]
+async fn open_file_ack_carries_the_beam_table() {
+    let server = Server::start(&[]);
+    let mut c = server.connect().await;
+    c.register().await;
+    for (dir, name, file_id) in [("", "wcs2d.fits", 0), ("pixels", "beams.fits", 1)] {
+        let rel = if dir.is_empty() {
+            format!("images/{name}")
+        } else {
+            format!("images/{dir}/{name}")
+        };
+        let want = image_hdu(&rel)["beams"].as_array().expect("beams");
+        assert!(!want.is_empty(), "{rel} has a beam");
+        let ack = c.open_file(dir, name, "", file_id).await;
+        assert!(ack.success, "{rel}: {}", ack.message);
+        assert_eq!(ack.beam_table.len(), want.len(), "{rel}");
+        for (got, want) in ack.beam_table.iter().zip(want) {
+            assert_eq!(got.channel as i64, want["channel"].as_i64().unwrap_or(0));
+            assert_eq!(got.stokes as i64, want["stokes"].as_i64().unwrap_or(0));
+            let f = |k: &str| want[k].as_f64().unwrap_or(f64::NAN);
+            assert!(
+                close(got.major_axis, f("major_arcsec")),
+                "{rel} major {}",
+                got.major_axis
+            );
+            assert!(
+                close(got.minor_axis, f("minor_arcsec")),
+                "{rel} minor {}",
+                got.minor_axis
+            );
+            assert!(close(got.pa, f("pa_deg")), "{rel} pa {}", got.pa);
+        }
+    }
+    let ack = c.open_file("", "nowcs.fits", "", 2).await;
+    assert!(ack.success && ack.beam_table.is_empty());
+}
+
+#[tokio::test]
+async fn uncompressed_tiles_carry_nan_as_nan() {
+    let server = Server::start(&[]);
+    let mut c = server.connect().await;
+    c.register().await;
+    assert!(c.open_file("pixels", "tiles_nan.fits", "", 0).await.success);
+    let whole = TileId {
+        x: 0,
+        y: 0,
+        layer: 0,
+    };
+    c.add_tiles(0, &[whole.encode()], pb::CompressionType::None, 11.0)
+        .await;
+    let stream = c.tile_stream().await;
+    let raw: Vec<f32> = stream.tiles[0].tiles[0]
+        .image_data
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let nans = raw.iter().filter(|v| v.is_nan()).count();
+    assert!(nans > 0, "the NaN rectangle shows in the whole-image tile");
+    assert!(
+        raw.iter().all(|v| *v != -f32::MAX),
+        "no -FLT_MAX sentinel in an uncompressed tile"
+    );
+}
+
+#[tokio::test]
+async fn full_resolution_profiles_echo_the_mip_asked_for() {
+    let server = Server::start(&[]);
+    let mut c = server.connect().await;
+    c.register().await;
+    assert!(c.open_file("", "wcs2d.fits", "", 0).await.success);
+    for (i, mip) in [0, 1, 2].into_iter().enumerate() {
+        let req = pb::SetSpatialRequirements {
+            file_id: 0,
+            region_id: 0,
+            spatial_profiles: vec![pb::set_spatial_requirements::SpatialConfig {
+                coordinate: "x".into(),
+                mip,
+                ..Default::default()
+            }],
+        };
+        c.send(EventType::SetSpatialRequirements, &req).await;
+        let y = 5.0 + i as f32;
+        c.send(
+            EventType::SetCursor,
+            &pb::SetCursor {
+                file_id: 0,
+                point: Some(pb::Point { x: 3.0, y }),
+                spatial_requirements: None,
+            },
+        )
+        .await;
+        let data = loop {
+            let (_, d) = c
+                .expect::<pb::SpatialProfileData>(EventType::SpatialProfileData)
+                .await;
+            if d.y == y as i32 && d.profiles.first().is_some_and(|p| p.mip == mip) {
+                break d;
+            }
+        };
+        let values = data.profiles[0].raw_values_fp32.len() / 4;
+        if mip < 2 {
+            assert_eq!(values, 64, "mip {mip}: the whole row");
+        } else {
+            assert_eq!(values, 32, "mip 2: min/max decimated (ceil(64/4)·2)");
+        }
+    }
+}
+
+/// (event, payload, tag of the error for an unknown file id)
+fn unknown_file_requests() -> Vec<(EventType, Vec<u8>, &'static str)> {
+    use prost::Message;
+    let id = 99;
+    vec![
+        (
+            EventType::SetCursor,
+            pb::SetCursor {
+                file_id: id,
+                point: Some(pb::Point { x: 1.0, y: 1.0 }),
+                spatial_requirements: None,
+            }
+            .encode_to_vec(),
+            "cursor",
+        ),
+        (
+            EventType::SetImageChannels,
+            pb::SetImageChannels {
+                file_id: id,
+                channel: 1,
+                ..Default::default()
+            }
+            .encode_to_vec(),
+            "channels",
+        ),
+        (
+            EventType::SetSpatialRequirements,
+            pb::SetSpatialRequirements {
+                file_id: id,
+                ..Default::default()
+            }
+            .encode_to_vec(),
+            "spatial",
+        ),
+        (
+            EventType::SetStatsRequirements,
+            pb::SetStatsRequirements {
+                file_id: id,
+                ..Default::default()
+            }
+            .encode_to_vec(),
+            "stats",
+        ),
+        (
+            EventType::SetHistogramRequirements,
+            pb::SetHistogramRequirements {
+                file_id: id,
+                ..Default::default()
+            }
+            .encode_to_vec(),
+            "histogram",
+        ),
+        (
+            EventType::SetSpectralRequirements,
+            pb::SetSpectralRequirements {
+                file_id: id,
+                ..Default::default()
+            }
+            .encode_to_vec(),
+            "spectral",
+        ),
+        (
+            EventType::AddRequiredTiles,
+            pb::AddRequiredTiles {
+                file_id: id,
+                tiles: vec![0],
+                ..Default::default()
+            }
+            .encode_to_vec(),
+            "tiles",
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn errors_for_unknown_files_carry_the_requests_area_and_id() {
+    let server = Server::start(&[]);
+    let mut c = server.connect().await;
+    c.register().await;
+    for (i, (event, payload, tag)) in unknown_file_requests().into_iter().enumerate() {
+        let request_id = 500 + i as u32;
+        c.send_raw(common::frame(event, 30, request_id, &payload))
+            .await;
+        let (h, err) = c.expect::<pb::ErrorData>(EventType::ErrorData).await;
+        assert_eq!(err.tags, vec![tag.to_string()], "{event:?}");
+        assert_eq!(h.request_id, request_id, "{event:?}");
+        assert!(err.message.contains("99"), "{event:?}: {}", err.message);
+    }
+}
+
+#[tokio::test]
+async fn register_viewer_ack_explains_a_resumed_session() {
+    let server = Server::start(&[]);
+    let mut c = server.connect().await;
+    let id = c
+        .send(
+            EventType::RegisterViewer,
+            &pb::RegisterViewer {
+                session_id: 4242,
+                api_key: String::new(),
+                client_feature_flags: 5,
+            },
+        )
+        .await;
+    let (h, ack) = c
+        .expect::<pb::RegisterViewerAck>(EventType::RegisterViewerAck)
+        .await;
+    assert_eq!(h.request_id, id);
+    assert!(ack.success);
+    assert_eq!(ack.session_id, 4242);
+    assert_eq!(ack.session_type, pb::SessionType::Resumed as i32);
+    assert!(ack.message.contains("4242"), "{}", ack.message);
+}
+
+#[tokio::test]
+async fn computed_stokes_are_refused_by_name_not_answered_with_the_current_stokes() {
+    let server = Server::start(&[]);
+    let mut c = server.connect().await;
+    c.register().await;
+    assert!(c.open_file("", "cube4d.fits", "", 0).await.success);
+    let spectral = pb::SetSpectralRequirements {
+        file_id: 0,
+        region_id: 0,
+        spectral_profiles: vec![pb::set_spectral_requirements::SpectralConfig {
+            coordinate: "Ptotalz".into(),
+            stats_types: vec![pb::StatsType::Sum as i32],
+        }],
+    };
+    let histogram = pb::SetHistogramRequirements {
+        file_id: 0,
+        region_id: -1,
+        histograms: vec![pb::HistogramConfig {
+            coordinate: "Plinearz".into(),
+            channel: -1,
+            num_bins: -1,
+            ..Default::default()
+        }],
+    };
+    let stats = pb::SetStatsRequirements {
+        file_id: 0,
+        region_id: -1,
+        stats_configs: vec![pb::set_stats_requirements::StatsConfig {
+            coordinate: "Panglez".into(),
+            stats_types: vec![pb::StatsType::Mean as i32],
+        }],
+    };
+    let channels = pb::SetImageChannels {
+        file_id: 0,
+        channel: 0,
+        stokes: 13,
+        ..Default::default()
+    };
+    use prost::Message;
+    for (event, payload, needle) in [
+        (
+            EventType::SetSpectralRequirements,
+            spectral.encode_to_vec(),
+            "Ptotalz",
+        ),
+        (
+            EventType::SetHistogramRequirements,
+            histogram.encode_to_vec(),
+            "Plinearz",
+        ),
+        (
+            EventType::SetStatsRequirements,
+            stats.encode_to_vec(),
+            "Panglez",
+        ),
+        (
+            EventType::SetImageChannels,
+            channels.encode_to_vec(),
+            "Ptotal",
+        ),
+    ] {
+        let request_id = c.send_raw_with_id(event, &payload).await;
+        loop {
+            let (h, body) = c.next().await;
+            if h.event_type == EventType::ErrorData as u16 {
+                let err = pb::ErrorData::decode(body.as_slice()).expect("decodes");
+                if err.message.contains(needle) {
+                    assert_eq!(h.request_id, request_id, "{event:?}");
+                    break;
+                }
+            }
+            // Whatever else arrives must not answer the computed coordinate with another Stokes.
+            if h.event_type == EventType::SpectralProfileData as u16 {
+                let d = pb::SpectralProfileData::decode(body.as_slice()).expect("decodes");
+                assert!(d.profiles.iter().all(|p| p.coordinate != "Ptotalz"));
+            }
+            if h.event_type == EventType::RegionStatsData as u16 {
+                panic!("statistics answered for a computed Stokes coordinate");
+            }
+        }
+    }
+}
