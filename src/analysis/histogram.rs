@@ -161,6 +161,11 @@ const NEAR: f64 = 1e-6;
 /// `floor((x − min) / width)` unless the quotient lies within [`NEAR`] of an integer (a rounding step can
 /// only move it a few ulps); for such values, which are rare, the group is recomputed with the division
 /// itself, so the counts are exactly those of the rule.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA (checked with `is_x86_feature_detected!` by the caller). Loads stay
+/// inside the current batch, and every stored index is a bin of `bins` (clamped; checked by a debug
+/// assertion before the unchecked increment).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn count_bins_avx2(bins: &mut [i64], data: &[f32], min: f64, max: f64, width: f64) {
@@ -207,6 +212,10 @@ unsafe fn count_bins_avx2(bins: &mut [i64], data: &[f32], min: f64, max: f64, wi
 
 /// The AVX-512 kernel: the AVX2 kernel's arithmetic eight values at a time, with mask registers for the
 /// range test (same rule, same exactness fall-back).
+///
+/// # Safety
+/// The CPU must support AVX-512F and AVX-512VL (checked with `is_x86_feature_detected!` by the caller);
+/// loads and indices are bounded as in [`count_bins_avx2`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl")]
 unsafe fn count_bins_avx512(bins: &mut [i64], data: &[f32], min: f64, max: f64, width: f64) {

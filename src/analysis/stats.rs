@@ -214,6 +214,10 @@ fn shifted_sums_kernel(data: &[f32], shift: f32) -> ShiftedSums {
 /// The AVX2 + FMA kernel: the same arithmetic as [`shifted_sums_kernel`] written with intrinsics, 16 values a
 /// step into four f64 sum and four f64 square-sum registers (FMA), f32 min/max and i32 counts. `shift` must be
 /// a finite value of `data` (it stands in for non-finite values).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA (checked with `is_x86_feature_detected!` by the caller). Every load
+/// reads inside `data` (whole 16-value chunks; the remainder goes to the portable kernel).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn shifted_sums_avx2(data: &[f32], shift: f32) -> ShiftedSums {
@@ -289,6 +293,10 @@ unsafe fn shifted_sums_avx2(data: &[f32], shift: f32) -> ShiftedSums {
 
 /// The AVX-512 kernel: [`shifted_sums_avx2`]'s arithmetic sixteen values a register, with mask registers for
 /// the finiteness test and a population count for the finite count.
+///
+/// # Safety
+/// The CPU must support AVX-512F (checked with `is_x86_feature_detected!` by the caller). Loads stay inside
+/// `data` as in [`shifted_sums_avx2`]; the prefetch hint may point past it, which never faults.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn shifted_sums_avx512(data: &[f32], shift: f32) -> ShiftedSums {

@@ -37,6 +37,10 @@ impl BlockSums {
         self.add_rows_kernel(data, width, row0)
     }
 
+    /// [`BlockSums::add_rows_kernel`] compiled with AVX2 enabled.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 (checked with `is_x86_feature_detected!` by the caller).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn add_rows_avx2(&mut self, data: &[f32], width: usize, row0: usize) {
