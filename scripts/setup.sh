@@ -12,7 +12,8 @@
 #   4. Frontend: the built CARTA web frontend, npm package carta-frontend 6.0.0, unpacked
 #      into frontend/ (frontend/index.html, marker frontend/.version).
 #   5. With --test: node test dependencies in tests/e2e/ (playwright-core; it never downloads
-#      a browser, the tests drive /usr/bin/chromium).
+#      a browser, the tests drive /usr/bin/chromium), and cargo-fuzz (from crates.io) for the
+#      fuzz targets in fuzz/.
 #
 # Everything comes from apt, pip or npm; nothing is downloaded any other way.
 # Works from any cwd and non-interactively (CI=true, no stdin).
@@ -145,6 +146,15 @@ EOF
         # playwright-core never downloads browsers; the env var is belt and braces.
         (cd "$E2E" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --silent </dev/null)
     fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 6. cargo-fuzz (only with --test)
+# ---------------------------------------------------------------------------------------------
+CARGO_FUZZ_VERSION="0.13.2"
+if [ "$WITH_TEST" = 1 ] && ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
+    log "fuzz: installing cargo-fuzz $CARGO_FUZZ_VERSION"
+    cargo install --quiet --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION" </dev/null
 fi
 
 log "ok"

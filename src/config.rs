@@ -311,7 +311,7 @@ impl Default for Limits {
         Limits {
             histogram_bins: 1_000_000,
             region_control_points: 10_000,
-            regions_per_session: 10_000,
+            regions_per_session: 1_000,
             files_per_session: 100,
             frame_bytes: 64 << 20,
             sessions: 1_000,
@@ -687,6 +687,42 @@ mod tests {
         let c = cli(&["--top-level-folder", "/definitely/not/here"]);
         let err = Config::from_layers(&c, &|_| None).expect_err("invalid");
         assert_eq!(err.key, "top_level_folder");
+    }
+
+    #[test]
+    fn limits_come_from_the_file_and_the_environment() {
+        let dir = std::env::temp_dir().join(format!("cartaflow-limits-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("limits.toml");
+        let top = dir.to_string_lossy().to_string();
+        let load = |text: &str, env: &dyn Fn(&str) -> Option<String>| {
+            std::fs::write(&file, text).expect("write");
+            let c = cli(&[
+                "--config",
+                &file.to_string_lossy(),
+                "--top-level-folder",
+                &top,
+            ]);
+            Config::from_layers(&c, env)
+        };
+        let env = |k: &str| (k == "CARTAFLOW_LIMITS_SESSIONS").then(|| "4".to_string());
+        let config = load("[limits]\nhistogram_bins = 5000\nsessions = 3\n", &env).expect("valid");
+        assert_eq!(config.limits.histogram_bins, 5000);
+        assert_eq!(
+            config.limits.sessions, 4,
+            "the environment wins over the file"
+        );
+        assert_eq!(
+            config.limits.files_per_session,
+            Limits::default().files_per_session
+        );
+        let err = load("[limits]\nhistogram_bins = 0\n", &|_| None).expect_err("invalid");
+        assert_eq!(err.key, "limits.histogram_bins");
+        assert!(
+            load("[limits]\nbins = 3\n", &|_| None).is_err(),
+            "unknown keys are refused"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

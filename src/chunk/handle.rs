@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use actix::{Actor, Addr};
 use futures_util::future::join_all;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use super::intent::Intent;
 use super::worker::{ChunkRequest, ChunkWorker};
@@ -146,6 +147,44 @@ impl Chunks {
                 .into_iter()
                 .map(|answer| answer.map_err(|e| ChunkError::Stopped(e.to_string()))?)
                 .collect()
+        }
+    }
+
+    /// Like [`Chunks::ask`], but merges each partial into `init` with `merge` as it arrives, in any order,
+    /// so only the partials not merged yet are held at once (histograms of many bins over many chunks).
+    pub fn fold<I, T, F>(
+        &self,
+        lane: Lane,
+        generation: u64,
+        intent: I,
+        init: T,
+        mut merge: F,
+    ) -> impl Future<Output = Result<T, ChunkError>> + use<I, T, F>
+    where
+        I: Intent,
+        T: 'static,
+        F: FnMut(T, I::Partial) -> T + 'static,
+    {
+        let targets = self.chunks_for(intent.rows(&self.0.shape));
+        let mut requests: FuturesUnordered<_> = targets
+            .map(|chunk| {
+                self.0.workers[chunk].send(ChunkRequest {
+                    chunk,
+                    lane,
+                    generation,
+                    intent: intent.clone(),
+                })
+            })
+            .collect();
+        async move {
+            let mut acc = init;
+            while let Some(answer) = requests.next().await {
+                acc = merge(
+                    acc,
+                    answer.map_err(|e| ChunkError::Stopped(e.to_string()))??,
+                );
+            }
+            Ok(acc)
         }
     }
 

@@ -12,7 +12,7 @@ use actix::{ActorFutureExt, AsyncContext, Context, Handler, WrapFuture};
 use super::events::{Area, Event, HistogramData, HistogramResult};
 use super::generations::{Ticket, Work};
 use super::plan::{
-    answer, bin_count, channel_batches, fixed_bounds, merge_columns, merge_counts, merge_stats,
+    add_counts, answer, bin_count, channel_batches, fixed_bounds, merge_columns, merge_stats,
     HistogramPlan, Progress,
 };
 use super::requirements::{HistogramConfig, SetHistogramRequirements};
@@ -60,10 +60,10 @@ async fn colour_scale_pass(
         region: None,
         bins: range,
     };
-    let counts = merge_counts(
-        chunks.ask(ticket.lane, ticket.generation, counting).await?,
-        range,
-    );
+    let (lane, generation) = (ticket.lane, ticket.generation);
+    let counts = chunks
+        .fold(lane, generation, counting, range.empty(), add_counts)
+        .await?;
     Ok((answer(plan, Some(&counts), &stats), stats, Some(counts)))
 }
 
@@ -259,8 +259,11 @@ impl FileActor {
                         region,
                         bins: range,
                     };
-                    let parts = chunks.ask(ticket.lane, ticket.generation, counting).await?;
-                    let h = Arc::new(merge_counts(parts, range));
+                    let (lane, generation) = (ticket.lane, ticket.generation);
+                    let total = chunks
+                        .fold(lane, generation, counting, range.empty(), add_counts)
+                        .await?;
+                    let h = Arc::new(total);
                     if let Some(c) = &cache {
                         c.insert(key, h.clone());
                     }
@@ -332,8 +335,9 @@ impl FileActor {
                     region: None,
                     bins: range,
                 };
-                let parts = chunks.ask(lane, generation, intent).await?;
-                counts = parts.iter().fold(counts, |acc, p| acc.merge(p));
+                counts = chunks
+                    .fold(lane, generation, intent, counts, add_counts)
+                    .await?;
                 if progress.due(end, depth) && !chunks.is_stale(lane, generation) {
                     let partial = answer(plan, Some(&counts), &stats);
                     emitter.emit(message(partial, 0.5 + 0.5 * end as f32 / depth as f32));

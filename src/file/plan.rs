@@ -105,11 +105,9 @@ pub fn merge_stats(parts: impl IntoIterator<Item = BasicStats>) -> BasicStats {
         .fold(BasicStats::default(), BasicStats::merge)
 }
 
-/// Adds partial counts over the same bins.
-pub fn merge_counts(parts: impl IntoIterator<Item = Histogram>, bins: Bins) -> Histogram {
-    parts
-        .into_iter()
-        .fold(bins.empty(), |acc, part| acc.merge(&part))
+/// Adds one chunk's counts into the total (same bins).
+pub fn add_counts(total: Histogram, part: Histogram) -> Histogram {
+    total.merge(&part)
 }
 
 /// Merges per-channel partials of several chunks into one column of `len` channels.

@@ -85,6 +85,19 @@ pub fn histogram_configs(
     limits: &Limits,
 ) -> Result<Vec<HistogramConfig>, String> {
     count_check("histogram configurations", msg.histograms.len(), limits)?;
+    // The limit bounds the bins of the whole message, so many configurations cannot add up past it.
+    let total_bins: u64 = msg
+        .histograms
+        .iter()
+        .filter(|c| c.fixed_num_bins && c.num_bins > 0)
+        .map(|c| c.num_bins as u64)
+        .sum();
+    if total_bins > limits.histogram_bins as u64 {
+        return Err(format!(
+            "histograms of {total_bins} bins in all were asked for; the limit is {}",
+            limits.histogram_bins
+        ));
+    }
     msg.histograms
         .iter()
         .map(|c| {
