@@ -117,7 +117,10 @@ expected.json:
        "stats": {as above, whole plane (region -1)},
        "cube_histogram": {"stokes": 0, histogram over every channel of Stokes 0 with
                           num_bins = max(2, int(sqrt(W*H))), "count"}  (cubes only)}}
-     for the files of the region cases.}
+     for the files of the region cases.
+   "wcs_cases": [{"name", "cards": [[keyword, value]], "points": [{"pixel": [x, y] (FITS, 1-based),
+       "world": [lon, lat] (degrees, astropy all_pix2world)}]}]   celestial WCSs of several projections,
+       rotations and units: the oracle for pixel <-> world conversions.}
 """
 
 import argparse
@@ -1117,6 +1120,52 @@ def check_regions(cases, out):
                     case["name"]
 
 
+WCS_CASES = [
+    ("tan_rotated", [("CTYPE1", "RA---TAN"), ("CTYPE2", "DEC--TAN"), ("CRVAL1", 150.1), ("CRVAL2", 2.2),
+                     ("CRPIX1", 50.5), ("CRPIX2", 40.5), ("CDELT1", -2.0e-4), ("CDELT2", 2.0e-4),
+                     ("PC1_1", 0.9659258), ("PC1_2", -0.2588190), ("PC2_1", 0.2588190),
+                     ("PC2_2", 0.9659258), ("CUNIT1", "deg"), ("CUNIT2", "deg")], (100, 80)),
+    ("sin_near_pole", [("CTYPE1", "RA---SIN"), ("CTYPE2", "DEC--SIN"), ("CRVAL1", 20.0),
+                       ("CRVAL2", -85.0), ("CRPIX1", 64.0), ("CRPIX2", 64.0), ("CDELT1", -0.02),
+                       ("CDELT2", 0.02)], (128, 128)),
+    ("ait_galactic", [("CTYPE1", "GLON-AIT"), ("CTYPE2", "GLAT-AIT"), ("CRVAL1", 0.0),
+                      ("CRVAL2", 0.0), ("CRPIX1", 90.5), ("CRPIX2", 45.5), ("CDELT1", -1.0),
+                      ("CDELT2", 1.0)], (180, 90)),
+    ("zea_cd_matrix", [("CTYPE1", "RA---ZEA"), ("CTYPE2", "DEC--ZEA"), ("CRVAL1", 266.4),
+                       ("CRVAL2", -29.0), ("CRPIX1", 30.0), ("CRPIX2", 20.0), ("CD1_1", -0.01),
+                       ("CD1_2", 0.002), ("CD2_1", 0.003), ("CD2_2", 0.01)], (60, 40)),
+    ("car_arcsec", [("CTYPE1", "RA---CAR"), ("CTYPE2", "DEC--CAR"), ("CRVAL1", 83.6),
+                    ("CRVAL2", 22.0), ("CRPIX1", 10.0), ("CRPIX2", 12.0), ("CDELT1", -36.0),
+                    ("CDELT2", 36.0), ("CUNIT1", "arcsec"), ("CUNIT2", "arcsec")], (20, 24)),
+]
+
+
+def make_wcs_cases():
+    """World coordinates of a grid of pixels of several celestial WCSs, by astropy (the pixel <-> world oracle
+    for the region set's conversions). Pixels are FITS 1-based; world in degrees."""
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    cases = []
+    for name, cards, (w, h) in WCS_CASES:
+        header = fits.Header()
+        header["NAXIS"] = 2
+        header["NAXIS1"], header["NAXIS2"] = w, h
+        for k, v in cards:
+            header[k] = v
+        wcs = WCS(header)
+        xs = np.linspace(1, w, 6)
+        ys = np.linspace(1, h, 5)
+        points = []
+        for x in xs:
+            for y in ys:
+                lon, lat = wcs.all_pix2world([[x, y]], 1)[0]
+                if np.isfinite(lon) and np.isfinite(lat):
+                    points.append({"pixel": [float(x), float(y)], "world": [float(lon), float(lat)]})
+        cases.append({"name": name, "cards": [[k, v] for k, v in cards], "points": points})
+    return cases
+
+
 @contextlib.contextmanager
 def locked(out):
     with open(os.path.join(out, ".lock"), "w") as lf:
@@ -1178,6 +1227,7 @@ def main():
             "tiles": tiles,
             "regions": regions,
             "image_stats": image_stats,
+            "wcs_cases": make_wcs_cases(),
         }
         tmp = os.path.join(out, "expected.json.tmp")
         with open(tmp, "w") as f:
