@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::header::Header;
-use super::source::{Beam, ImageShape, PixelSource, Plane, SourceIdentity, SourceKind};
+use super::source::{Beam, ImageShape, PixelSource, Plane, SourceIdentity, SourceInfo, SourceKind};
 use super::{beams, fits, ImageError};
 
 /// How FITS values are stored and scaled.
@@ -31,11 +31,7 @@ impl Encoding {
 
 /// One image HDU of a FITS file, opened.
 pub struct FitsSource {
-    header: Header,
-    shape: ImageShape,
-    hdu: String,
-    extname: Option<String>,
-    identity: SourceIdentity,
+    info: SourceInfo,
     file: File,
     data_offset: u64,
     encoding: Encoding,
@@ -130,11 +126,14 @@ impl FitsSource {
         };
         let hdu = chosen.index.to_string();
         Ok(FitsSource {
-            identity: SourceIdentity::of_file(path, &hdu)?,
-            shape,
-            extname: chosen.extname(),
-            hdu,
-            header,
+            info: SourceInfo {
+                identity: SourceIdentity::of_file(path, &hdu)?,
+                shape,
+                extname: chosen.extname(),
+                hdu,
+                header,
+                kind: SourceKind::Fits,
+            },
             file,
             data_offset: chosen.data_offset,
             encoding,
@@ -144,33 +143,14 @@ impl FitsSource {
 
     /// Element index of row `y` of `plane` in the data unit.
     fn element(&self, plane: Plane, y: usize) -> usize {
-        self.shape.plane_index(plane) * self.shape.plane_len() + y * self.shape.width
+        let shape = &self.info.shape;
+        shape.plane_index(plane) * shape.plane_len() + y * shape.width
     }
 }
 
 impl PixelSource for FitsSource {
-    fn shape(&self) -> &ImageShape {
-        &self.shape
-    }
-
-    fn header(&self) -> &Header {
-        &self.header
-    }
-
-    fn identity(&self) -> &SourceIdentity {
-        &self.identity
-    }
-
-    fn kind(&self) -> SourceKind {
-        SourceKind::Fits
-    }
-
-    fn hdu(&self) -> &str {
-        &self.hdu
-    }
-
-    fn extname(&self) -> Option<&str> {
-        self.extname.as_deref()
+    fn info(&self) -> &SourceInfo {
+        &self.info
     }
 
     fn read_rows(
@@ -179,9 +159,9 @@ impl PixelSource for FitsSource {
         rows: Range<usize>,
         visit: &mut dyn FnMut(&[f32]),
     ) -> Result<Vec<f32>, ImageError> {
-        self.shape.check(plane, &rows)?;
+        self.info.shape.check(plane, &rows)?;
         let first = self.element(plane, rows.start);
-        let count = rows.len() * self.shape.width;
+        let count = rows.len() * self.info.shape.width;
         read_values(
             &self.file,
             self.data_offset,
@@ -193,14 +173,14 @@ impl PixelSource for FitsSource {
     }
 
     fn will_read(&self, plane: Plane, rows: Range<usize>) {
-        let rows = rows.start..rows.end.min(self.shape.height);
-        if rows.is_empty() || self.shape.check(plane, &rows).is_err() {
+        let rows = rows.start..rows.end.min(self.info.shape.height);
+        if rows.is_empty() || self.info.shape.check(plane, &rows).is_err() {
             return;
         }
         use std::os::fd::AsRawFd;
         let size = self.encoding.value_bytes();
         let offset = self.data_offset + (self.element(plane, rows.start) * size) as u64;
-        let len = rows.len() * self.shape.width * size;
+        let len = rows.len() * self.info.shape.width * size;
         if let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) {
             // SAFETY: a plain system call on a file descriptor this source owns.
             unsafe {
@@ -221,7 +201,7 @@ impl PixelSource for FitsSource {
         stokes: usize,
         channels: Range<usize>,
     ) -> Result<Vec<f32>, ImageError> {
-        if x >= self.shape.width || channels.end > self.shape.depth {
+        if x >= self.info.shape.width || channels.end > self.info.shape.depth {
             return Err(ImageError::OutOfRange(format!(
                 "pixel ({x}, {y}), channels {}..{}",
                 channels.start, channels.end
@@ -230,7 +210,7 @@ impl PixelSource for FitsSource {
         channels
             .map(|channel| {
                 let plane = Plane { channel, stokes };
-                self.shape.check(plane, &(y..y + 1))?;
+                self.info.shape.check(plane, &(y..y + 1))?;
                 let first = self.element(plane, y) + x;
                 let value = read_values(
                     &self.file,

@@ -8,18 +8,15 @@ use std::path::{Path, PathBuf};
 use hdf5::{Hyperslab, Selection, SliceOrIndex};
 
 use super::hdf5 as h5;
-use super::header::Header;
 use super::source::{
-    ImageShape, Layout, PixelSource, Plane, SourceIdentity, SourceKind, StoredStatistics,
+    ImageShape, Layout, PixelSource, Plane, SourceIdentity, SourceInfo, SourceKind,
+    StoredStatistics,
 };
 use super::ImageError;
 
 /// One HDU group of an IDIA HDF5 file, opened.
 pub struct Hdf5Source {
-    header: Header,
-    shape: ImageShape,
-    hdu: String,
-    identity: SourceIdentity,
+    info: SourceInfo,
     path: PathBuf,
     mips: Vec<usize>,
     layout: Layout,
@@ -39,10 +36,14 @@ impl Hdf5Source {
             _ => Layout::Rows,
         };
         Ok(Hdf5Source {
-            identity: SourceIdentity::of_file(path, &image.hdu)?,
-            shape,
-            hdu: image.hdu,
-            header: image.header,
+            info: SourceInfo {
+                identity: SourceIdentity::of_file(path, &image.hdu)?,
+                shape,
+                hdu: image.hdu,
+                header: image.header,
+                kind: SourceKind::Hdf5,
+                extname: None,
+            },
             path: path.to_path_buf(),
             mips,
             layout,
@@ -51,13 +52,13 @@ impl Hdf5Source {
 
     /// The selection of columns `xs`, rows `ys` of `plane`.
     fn hyperslab(&self, xs: Range<usize>, ys: Range<usize>, plane: Plane) -> Selection {
-        let parts: Vec<SliceOrIndex> = (1..=self.shape.dims.len())
+        let parts: Vec<SliceOrIndex> = (1..=self.info.shape.dims.len())
             .rev()
             .map(|axis| match axis {
                 1 => SliceOrIndex::from(xs.clone()),
                 2 => SliceOrIndex::from(ys.clone()),
-                a if a == self.shape.depth_axis => SliceOrIndex::Index(plane.channel),
-                a if a == self.shape.stokes_axis => SliceOrIndex::Index(plane.stokes),
+                a if a == self.info.shape.depth_axis => SliceOrIndex::Index(plane.channel),
+                a if a == self.info.shape.stokes_axis => SliceOrIndex::Index(plane.stokes),
                 _ => SliceOrIndex::Index(0),
             })
             .collect();
@@ -66,10 +67,10 @@ impl Hdf5Source {
 
     /// Position of `plane` in the `Statistics/XY` arrays (shaped like the axes after the first two).
     fn statistics_index(&self, plane: Plane) -> usize {
-        let dims = &self.shape.dims;
+        let dims = &self.info.shape.dims;
         let along = |axis: usize| match axis {
-            a if a == self.shape.depth_axis => plane.channel,
-            a if a == self.shape.stokes_axis => plane.stokes,
+            a if a == self.info.shape.depth_axis => plane.channel,
+            a if a == self.info.shape.stokes_axis => plane.stokes,
             _ => 0,
         };
         // Slowest axis first: the last FITS axis is the outermost.
@@ -79,10 +80,10 @@ impl Hdf5Source {
     }
 
     fn check_columns(&self, xs: &Range<usize>) -> Result<(), ImageError> {
-        if xs.start > xs.end || xs.end > self.shape.width {
+        if xs.start > xs.end || xs.end > self.info.shape.width {
             return Err(ImageError::OutOfRange(format!(
                 "columns {}..{} of {}",
-                xs.start, xs.end, self.shape.width
+                xs.start, xs.end, self.info.shape.width
             )));
         }
         Ok(())
@@ -90,24 +91,8 @@ impl Hdf5Source {
 }
 
 impl PixelSource for Hdf5Source {
-    fn shape(&self) -> &ImageShape {
-        &self.shape
-    }
-
-    fn header(&self) -> &Header {
-        &self.header
-    }
-
-    fn identity(&self) -> &SourceIdentity {
-        &self.identity
-    }
-
-    fn kind(&self) -> SourceKind {
-        SourceKind::Hdf5
-    }
-
-    fn hdu(&self) -> &str {
-        &self.hdu
+    fn info(&self) -> &SourceInfo {
+        &self.info
     }
 
     fn layout(&self) -> Layout {
@@ -120,9 +105,9 @@ impl PixelSource for Hdf5Source {
         rows: Range<usize>,
         visit: &mut dyn FnMut(&[f32]),
     ) -> Result<Vec<f32>, ImageError> {
-        self.shape.check(plane, &rows)?;
-        let sel = self.hyperslab(0..self.shape.width, rows, plane);
-        let values = h5::read_selection(&self.path, &self.hdu, h5::DATA, sel)?;
+        self.info.shape.check(plane, &rows)?;
+        let sel = self.hyperslab(0..self.info.shape.width, rows, plane);
+        let values = h5::read_selection(&self.path, &self.info.hdu, h5::DATA, sel)?;
         visit(&values);
         Ok(values)
     }
@@ -133,10 +118,10 @@ impl PixelSource for Hdf5Source {
         xs: Range<usize>,
         ys: Range<usize>,
     ) -> Result<Vec<f32>, ImageError> {
-        self.shape.check(plane, &ys)?;
+        self.info.shape.check(plane, &ys)?;
         self.check_columns(&xs)?;
         let sel = self.hyperslab(xs, ys, plane);
-        h5::read_selection(&self.path, &self.hdu, h5::DATA, sel)
+        h5::read_selection(&self.path, &self.info.hdu, h5::DATA, sel)
     }
 
     fn read_spectrum(
@@ -147,27 +132,29 @@ impl PixelSource for Hdf5Source {
         channels: Range<usize>,
     ) -> Result<Vec<f32>, ImageError> {
         let plane = Plane { channel: 0, stokes };
-        self.shape.check(plane, &(y..y + 1))?;
-        if x >= self.shape.width || channels.start > channels.end || channels.end > self.shape.depth
+        self.info.shape.check(plane, &(y..y + 1))?;
+        if x >= self.info.shape.width
+            || channels.start > channels.end
+            || channels.end > self.info.shape.depth
         {
             return Err(ImageError::OutOfRange(format!(
                 "pixel ({x}, {y}), channels {}..{}",
                 channels.start, channels.end
             )));
         }
-        let parts: Vec<SliceOrIndex> = (1..=self.shape.dims.len())
+        let parts: Vec<SliceOrIndex> = (1..=self.info.shape.dims.len())
             .rev()
             .map(|axis| match axis {
                 1 => SliceOrIndex::Index(x),
                 2 => SliceOrIndex::Index(y),
-                a if a == self.shape.depth_axis => SliceOrIndex::from(channels.clone()),
-                a if a == self.shape.stokes_axis => SliceOrIndex::Index(stokes),
+                a if a == self.info.shape.depth_axis => SliceOrIndex::from(channels.clone()),
+                a if a == self.info.shape.stokes_axis => SliceOrIndex::Index(stokes),
                 _ => SliceOrIndex::Index(0),
             })
             .collect();
         h5::read_selection(
             &self.path,
-            &self.hdu,
+            &self.info.hdu,
             h5::DATA,
             Selection::from(Hyperslab::from(parts)),
         )
@@ -184,26 +171,26 @@ impl PixelSource for Hdf5Source {
         xs: Range<usize>,
         ys: Range<usize>,
     ) -> Result<Vec<f32>, ImageError> {
-        if !self.shape.contains(plane) || !self.mips.contains(&mip) {
+        if !self.info.shape.contains(plane) || !self.mips.contains(&mip) {
             return Err(ImageError::OutOfRange(format!("no stored mip {mip}")));
         }
         let sel = self.hyperslab(xs, ys, plane);
         let name = format!("MipMaps/DATA/DATA_XY_{mip}");
-        h5::read_selection(&self.path, &self.hdu, &name, sel)
+        h5::read_selection(&self.path, &self.info.hdu, &name, sel)
     }
 
     fn stored_statistics(&self, plane: Plane) -> Option<StoredStatistics> {
-        if !self.shape.contains(plane) {
+        if !self.info.shape.contains(plane) {
             return None;
         }
         let index = self.statistics_index(plane);
         let value = |name: &str| {
-            h5::read_numbers(&self.path, &self.hdu, &format!("Statistics/XY/{name}"))
+            h5::read_numbers(&self.path, &self.info.hdu, &format!("Statistics/XY/{name}"))
                 .ok()?
                 .get(index)
                 .copied()
         };
-        let histogram = h5::read_counts(&self.path, &self.hdu, "Statistics/XY/HISTOGRAM")
+        let histogram = h5::read_counts(&self.path, &self.info.hdu, "Statistics/XY/HISTOGRAM")
             .ok()
             .and_then(|(counts, bins)| {
                 let start = index.checked_mul(bins)?;

@@ -6,15 +6,13 @@
 use std::ops::Range;
 
 use super::header::Header;
-use super::source::{ImageShape, PixelSource, Plane, SourceIdentity, SourceKind};
+use super::source::{ImageShape, PixelSource, Plane, SourceIdentity, SourceInfo, SourceKind};
 use super::ImageError;
 
 /// A generated image.
 pub struct MemoryImage {
     name: String,
-    header: Header,
-    shape: ImageShape,
-    identity: SourceIdentity,
+    info: SourceInfo,
     pixels: Vec<f32>,
 }
 
@@ -36,9 +34,14 @@ impl MemoryImage {
         }
         Ok(MemoryImage {
             name: name.into(),
-            header,
-            shape,
-            identity: SourceIdentity::generated(),
+            info: SourceInfo {
+                header,
+                shape,
+                identity: SourceIdentity::generated(),
+                kind: SourceKind::Generated,
+                hdu: String::new(),
+                extname: None,
+            },
             pixels,
         })
     }
@@ -49,30 +52,14 @@ impl MemoryImage {
     }
 
     fn plane_pixels(&self, plane: Plane) -> &[f32] {
-        let start = self.shape.plane_index(plane) * self.shape.plane_len();
-        &self.pixels[start..start + self.shape.plane_len()]
+        let start = self.info.shape.plane_index(plane) * self.info.shape.plane_len();
+        &self.pixels[start..start + self.info.shape.plane_len()]
     }
 }
 
 impl PixelSource for MemoryImage {
-    fn shape(&self) -> &ImageShape {
-        &self.shape
-    }
-
-    fn header(&self) -> &Header {
-        &self.header
-    }
-
-    fn identity(&self) -> &SourceIdentity {
-        &self.identity
-    }
-
-    fn kind(&self) -> SourceKind {
-        SourceKind::Generated
-    }
-
-    fn hdu(&self) -> &str {
-        ""
+    fn info(&self) -> &SourceInfo {
+        &self.info
     }
 
     fn read_rows(
@@ -81,8 +68,8 @@ impl PixelSource for MemoryImage {
         rows: Range<usize>,
         visit: &mut dyn FnMut(&[f32]),
     ) -> Result<Vec<f32>, ImageError> {
-        self.shape.check(plane, &rows)?;
-        let w = self.shape.width;
+        self.info.shape.check(plane, &rows)?;
+        let w = self.info.shape.width;
         let values = self.plane_pixels(plane)[rows.start * w..rows.end * w].to_vec();
         visit(&values);
         Ok(values)
@@ -95,14 +82,14 @@ impl PixelSource for MemoryImage {
         stokes: usize,
         channels: Range<usize>,
     ) -> Result<Vec<f32>, ImageError> {
-        if x >= self.shape.width || channels.end > self.shape.depth {
+        if x >= self.info.shape.width || channels.end > self.info.shape.depth {
             return Err(ImageError::OutOfRange(format!("pixel ({x}, {y})")));
         }
         channels
             .map(|channel| {
                 let plane = Plane { channel, stokes };
-                self.shape.check(plane, &(y..y + 1))?;
-                Ok(self.plane_pixels(plane)[y * self.shape.width + x])
+                self.info.shape.check(plane, &(y..y + 1))?;
+                Ok(self.plane_pixels(plane)[y * self.info.shape.width + x])
             })
             .collect()
     }

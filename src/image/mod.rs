@@ -21,7 +21,8 @@ pub mod wcs;
 pub use info::{describe, extended_info, Description, ExtendedInfoInput};
 pub use open::{detect_folder, generated, open, FolderKind};
 pub use source::{
-    Beam, ImageShape, Layout, PixelSource, Plane, SourceIdentity, SourceKind, StoredStatistics,
+    Beam, ImageShape, Layout, PixelSource, Plane, SourceIdentity, SourceInfo, SourceKind,
+    StoredStatistics,
 };
 
 use std::collections::HashMap;

@@ -229,17 +229,41 @@ pub struct StoredStatistics {
     pub histogram: Option<Vec<i64>>,
 }
 
+/// What every source knows about its image, whatever the format: header, shape and axes, identity, kind and
+/// where in its file the image is.
+#[derive(Debug, Clone)]
+pub struct SourceInfo {
+    pub header: Header,
+    pub shape: ImageShape,
+    pub identity: SourceIdentity,
+    pub kind: SourceKind,
+    /// The HDU (FITS extension number, HDF5 group) the image comes from; empty for generated images.
+    pub hdu: String,
+    pub extname: Option<String>,
+}
+
 /// An opened image. Implementations are immutable and shared (`Arc`) between the file actor and its chunk
 /// workers, so every method takes `&self` and may be called from several threads at once.
 pub trait PixelSource: Send + Sync {
-    fn shape(&self) -> &ImageShape;
-    fn header(&self) -> &Header;
-    fn identity(&self) -> &SourceIdentity;
-    fn kind(&self) -> SourceKind;
-    /// The HDU (FITS extension number, HDF5 group) the image comes from.
-    fn hdu(&self) -> &str;
+    fn info(&self) -> &SourceInfo;
+
+    fn shape(&self) -> &ImageShape {
+        &self.info().shape
+    }
+    fn header(&self) -> &Header {
+        &self.info().header
+    }
+    fn identity(&self) -> &SourceIdentity {
+        &self.info().identity
+    }
+    fn kind(&self) -> SourceKind {
+        self.info().kind
+    }
+    fn hdu(&self) -> &str {
+        &self.info().hdu
+    }
     fn extname(&self) -> Option<&str> {
-        None
+        self.info().extname.as_deref()
     }
     fn layout(&self) -> Layout {
         Layout::Rows
