@@ -322,3 +322,30 @@ async fn computed_stokes_are_refused_by_name_not_answered_with_the_current_stoke
         }
     }
 }
+
+#[tokio::test]
+async fn folder_images_are_recognised_and_refused_by_name() {
+    let top = std::env::temp_dir().join(format!("cartaflow-folders-{}", std::process::id()));
+    let casa = top.join("field.image");
+    std::fs::create_dir_all(&casa).expect("folders");
+    std::fs::create_dir_all(top.join("plain")).expect("folders");
+    std::fs::write(casa.join("table.dat"), b"").expect("write");
+    std::fs::write(casa.join("table.info"), b"Type = Image\n").expect("write");
+    let server = Server::start_in(&top, &[], &[]);
+    let mut c = server.connect().await;
+    c.register().await;
+    let ack = c.open_file("", "field.image", "", 0).await;
+    assert!(
+        !ack.success && ack.message.contains("CASA"),
+        "{}",
+        ack.message
+    );
+    let ack = c.open_file("", "plain", "", 0).await;
+    assert!(
+        !ack.success && ack.message.contains("no image"),
+        "{}",
+        ack.message
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&top);
+}

@@ -283,7 +283,6 @@ impl Intent for PixelSpectrum {
     }
 
     fn compute(&self, chunk: &mut ChunkAccess<'_>) -> Result<Vec<f32>, ChunkError> {
-        chunk.check()?;
         let channels = self.channels.clone();
         Ok(chunk
             .source()

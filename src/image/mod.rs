@@ -57,8 +57,6 @@ pub enum ImageError {
     OutOfRange(String),
     #[error("cannot load pixels: {0}")]
     Load(String),
-    #[error("superseded by a newer request")]
-    Stale,
 }
 
 /// Image formats this server reads.

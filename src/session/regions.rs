@@ -59,6 +59,11 @@ impl SessionActor {
                 .unwrap_or_default(),
         };
         let shape = region.shape();
+        let moved_from = self
+            .regions
+            .get(msg.region_id)
+            .map(|r| r.file_id)
+            .filter(|f| *f != msg.file_id);
         let region_id = match self.regions.set(msg.region_id, region) {
             Ok(id) => id,
             Err(e) => return reply(self, ctx, fail(e.to_string())),
@@ -69,6 +74,10 @@ impl SessionActor {
             region_id,
         };
         reply(self, ctx, ack);
+        // A region moved to another image is no longer analysed on the first.
+        if let Some(old) = moved_from.and_then(|f| self.files.get(&f)) {
+            old.actor.do_send(file::RemoveRegion { region_id });
+        }
         match shape {
             Ok(Some(shape)) => actor.do_send(file::SetRegion {
                 region_id,
