@@ -317,7 +317,7 @@ impl FileActor {
                 };
                 let parts = chunks.ask(lane, generation, intent).await?;
                 stats = stats.merge(merge_stats(merge_columns(parts, channels.len())));
-                if progress.due(end, depth) {
+                if progress.due(end, depth) && !chunks.is_stale(lane, generation) {
                     let empty = answer(HistogramPlan::Degenerate, None, &BasicStats::default());
                     emitter.emit(message(empty, 0.5 * end as f32 / depth as f32));
                 }
