@@ -34,6 +34,7 @@ OUTDIR/
       cube_stokes.fits       24x18x5x2 RA/DEC/FREQ/STOKES
       flat.fits              6x5x2: channel 0 constant 2.5, channel 1 all NaN (histogram edges)
       beams.fits             20x16x3 RA/DEC/FREQ with a CASA per-channel BEAMS table
+      iquv.fits              24x20x4x3 RA/DEC/STOKES/FREQ: I, Q, U, V with STOKES as the third axis
       chunked_mips.hdf5      IDIA 2D 603x521, chunked DATA, mips 2/4/8 with clipped edge blocks
     escape_link -> OUTDIR/outside        (absolute symlink leaving the top folder)
     link_to_file.fits -> ../outside/secret.fits   (relative symlink leaving it)
@@ -120,7 +121,13 @@ expected.json:
      for the files of the region cases.
    "wcs_cases": [{"name", "cards": [[keyword, value]], "points": [{"pixel": [x, y] (FITS, 1-based),
        "world": [lon, lat] (degrees, astropy all_pix2world)}]}]   celestial WCSs of several projections,
-       rotations and units: the oracle for pixel <-> world conversions.}
+       rotations and units: the oracle for pixel <-> world conversions.
+   "computed_stokes": {"file", "channel": 1, "pixel": [x, y], "planes": {<Ptotal|Plinear|PFtotal|PFlinear|
+       Pangle>: plane values, row-major, null = NaN}, "spectra": {<name>: values at pixel per channel},
+       "stats": {<name>: {NumPixels, Sum, Mean, Min, Max} of the plane's finite values},
+       "region": {"control_points" (a RECTANGLE), "spectral_mean": {<name>: per channel, the formula applied
+       to the components' region means, as carta_backend combines profiles}}}   carta_backend's formulas:
+       Ptotal = sqrt(Q²+U²+V²), Plinear = sqrt(Q²+U²), PF* = 100·P*/I, Pangle = ½·atan2(U, Q) in degrees.}
 """
 
 import argparse
@@ -392,6 +399,11 @@ def make_pixels(d):
     beam_table.header["NPOL"] = 1
     fits.HDUList([beam_cube, beam_table]).writeto(j("beams.fits"))
 
+    # Full Stokes with STOKES as the third axis and FREQ as the fourth (computed Stokes, any axis order).
+    write_fits(j("iquv.fits"), iquv_cube(), celestial_cards(
+        83.6331, 22.0145, 2.0, (12.5, 10.5), proj="SIN", obj="iquv",
+        extra_axes=[("STOKES", 1.0, 1.0, 1.0, ""), ("FREQ", 1.4e9, 1.0e6, 1.0, "Hz")]))
+
     flat = np.full((2, 5, 6), 2.5, dtype=np.float32)
     flat[1] = np.nan
     write_fits(j("flat.fits"), flat, spectral_cards("flat", 10.0, 10.0, (3.5, 3.0)))
@@ -404,6 +416,65 @@ def make_pixels(d):
         celestial_cards(83.6331, 22.0145, 1.0, (302.0, 261.0), proj="SIN", obj="chunked_mips")
     )).header
     write_idia(j("chunked_mips.hdf5"), mips, hdr)
+
+
+def iquv_cube():
+    """24x20, 4 Stokes (I, Q, U, V) on axis 3, 3 channels on axis 4: numpy shape [freq][stokes][y][x]."""
+    y, x = np.mgrid[0:20, 0:24].astype(np.float64)
+    planes = []
+    for c in range(3):
+        i = 10.0 + 0.1 * x + 0.05 * y + c
+        q = 3.0 * np.sin(x / 5.0 + c) + 0.2
+        u = 2.0 * np.cos(y / 4.0 - c) - 0.1
+        v = 0.3 * np.sin((x + y) / 7.0) - 0.05 * c
+        q[3, 4] = np.nan                   # one blank Q pixel
+        i[5, :2] = 0.0                     # I = 0: fractional polarization has no value there
+        planes.append(np.stack([i, q, u, v]))
+    return np.stack(planes).astype(np.float32)
+
+
+def computed_stokes_expected():
+    """The computed Stokes parameters of images/pixels/iquv.fits by numpy, with carta_backend's formulas
+    (per pixel in float64 from the float32 components, then float32; non-finite -> null)."""
+    cube = iquv_cube().astype(np.float64)      # [freq][stokes][y][x]
+    i, q, u, v = (cube[:, k] for k in range(4))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        formulas = {
+            "Ptotal": np.sqrt(q * q + u * u + v * v),
+            "Plinear": np.sqrt(q * q + u * u),
+            "PFtotal": 100.0 * (np.sqrt(q * q + u * u + v * v) / i),
+            "PFlinear": 100.0 * (np.sqrt(q * q + u * u) / i),
+            "Pangle": np.degrees(np.arctan2(u, q)) / 2.0,
+        }
+    out = {"file": "images/pixels/iquv.fits", "channel": 1, "pixel": [7, 3], "planes": {},
+           "spectra": {}, "stats": {}, "region": {"control_points": [[10.0, 8.0], [6.0, 4.0]],
+                                                   "spectral_mean": {}}}
+    # The region: a 6x4 rectangle centred on (10, 8): pixels x 7..13, y 6..10 (centres on the edges count).
+    ry, rx = slice(6, 11), slice(7, 14)
+    comp_mean = {}
+    for name, k in (("I", 0), ("Q", 1), ("U", 2), ("V", 3)):
+        vals = cube[:, k, ry, rx].reshape(3, -1).astype(np.float32).astype(np.float64)
+        comp_mean[name] = [float(np.nanmean(c)) for c in vals]
+    combine = {
+        "Ptotal": lambda m, ch: np.sqrt(m["Q"][ch] ** 2 + m["U"][ch] ** 2 + m["V"][ch] ** 2),
+        "Plinear": lambda m, ch: np.sqrt(m["Q"][ch] ** 2 + m["U"][ch] ** 2),
+        "PFtotal": lambda m, ch: 100.0 * np.sqrt(m["Q"][ch] ** 2 + m["U"][ch] ** 2 + m["V"][ch] ** 2)
+                                 / m["I"][ch],
+        "PFlinear": lambda m, ch: 100.0 * np.sqrt(m["Q"][ch] ** 2 + m["U"][ch] ** 2) / m["I"][ch],
+        "Pangle": lambda m, ch: np.degrees(np.arctan2(m["U"][ch], m["Q"][ch])) / 2.0,
+    }
+    for name, values in formulas.items():
+        f32 = values.astype(np.float32)
+        f32[~np.isfinite(f32)] = np.nan
+        plane = f32[1]
+        out["planes"][name] = [None if not np.isfinite(a) else float(a) for a in plane.ravel()]
+        px, py = out["pixel"]
+        out["spectra"][name] = [None if not np.isfinite(a) else float(a) for a in f32[:, py, px]]
+        fin = plane[np.isfinite(plane)].astype(np.float64)
+        out["stats"][name] = {"NumPixels": int(fin.size), "Sum": float(fin.sum()),
+                              "Mean": float(fin.mean()), "Min": float(fin.min()), "Max": float(fin.max())}
+        out["region"]["spectral_mean"][name] = [float(combine[name](comp_mean, ch)) for ch in range(3)]
+    return out
 
 
 VALUE_RULES = {
@@ -474,11 +545,10 @@ def plane0_stats(data):
     }
 
 
-def pixel_samples(data):
+def pixel_samples(data, header=None):
     """A few pixels: corners, inner pixels, and the NaNs (one per all-NaN plane, else each)."""
-    shape = (1,) * (4 - data.ndim) + data.shape
-    d4 = data.reshape(shape)
-    s_, z_, h, w = shape
+    d4 = as4d(data, header)
+    s_, z_, h, w = d4.shape
     pts = {(0, 0, 0, 0), (w - 1, 0, 0, 0), (0, h - 1, 0, 0), (w - 1, h - 1, z_ - 1, s_ - 1),
            (min(3, w - 1), min(2, h - 1), min(1, z_ - 1), 0), (w // 2, h // 2, z_ // 2, s_ - 1)}
     for s in range(s_):
@@ -495,9 +565,13 @@ def pixel_samples(data):
     return out
 
 
-def as4d(data):
-    """data as [stokes][z][y][x]."""
-    return data.reshape((1,) * (4 - data.ndim) + data.shape)
+def as4d(data, header=None):
+    """data as [stokes][z][y][x] (a FITS header whose third axis is STOKES has numpy order
+    [z][stokes][y][x], swapped here)."""
+    d4 = data.reshape((1,) * (4 - data.ndim) + data.shape)
+    if header is not None and data.ndim == 4 and str(header.get("CTYPE3", "")).strip() == "STOKES":
+        d4 = d4.transpose(1, 0, 2, 3)
+    return d4
 
 
 def histogram(plane):
@@ -524,9 +598,9 @@ def histogram(plane):
     return out
 
 
-def plane_analysis(data):
+def plane_analysis(data, header=None):
     """histograms (channel 0 / 1, Stokes 0 / 1), and rows/columns of channel 0, Stokes 0."""
-    d4 = as4d(data)
+    d4 = as4d(data, header)
     s_, z_, h, w = d4.shape
     planes = [(0, 0)] + ([(1, 0)] if z_ > 1 else []) + ([(0, 1)] if s_ > 1 else [])
     out = {"histograms": [dict({"channel": c, "stokes": s}, **histogram(d4[s, c]))
@@ -597,10 +671,10 @@ def describe_fits(path):
                 "shape": [h.header["NAXIS%d" % k] for k in range(1, naxis + 1)],
                 "header": header,
                 "plane0_stats": plane0_stats(data),
-                "pixels": pixel_samples(data),
+                "pixels": pixel_samples(data, h.header),
                 "storage": stored,
                 "beams": fits_beams(hl),
-            }, **plane_analysis(data)))
+            }, **plane_analysis(data, h.header)))
     return hdus, image_hdus
 
 
@@ -1228,6 +1302,7 @@ def main():
             "regions": regions,
             "image_stats": image_stats,
             "wcs_cases": make_wcs_cases(),
+            "computed_stokes": computed_stokes_expected(),
         }
         tmp = os.path.join(out, "expected.json.tmp")
         with open(tmp, "w") as f:

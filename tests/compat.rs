@@ -241,7 +241,7 @@ async fn register_viewer_ack_explains_a_resumed_session() {
 }
 
 #[tokio::test]
-async fn computed_stokes_are_refused_by_name_not_answered_with_the_current_stokes() {
+async fn computed_stokes_an_image_cannot_make_are_refused_by_name() {
     let server = Server::start(&[]);
     let mut c = server.connect().await;
     c.register().await;

@@ -275,13 +275,24 @@ async fn file_info_headers_and_shapes_match_the_writer() {
             assert_eq!((ext.width, ext.height), (shape[0], shape[1]), "{rel}");
             let axes = ext.axes_numbers.as_ref().expect("axes numbers");
             assert_eq!((axes.spatial_x, axes.spatial_y), (1, 2), "{rel}");
-            if shape.len() >= 3 {
-                assert_eq!(ext.depth, shape[2], "{rel} depth");
-            } else {
-                assert_eq!(ext.depth, 1);
+            // The Stokes axis is the one whose CTYPE is STOKES (the fourth, or the third in iquv.fits); the
+            // depth axis is the other non-spatial one.
+            let cards = hdu["header"].as_array().expect("cards");
+            let ctype = |i: usize| {
+                cards
+                    .iter()
+                    .find(|c| c["keyword"] == format!("CTYPE{i}"))
+                    .and_then(|c| c["value"].as_str())
+                    .map(|v| v.trim().to_string())
+            };
+            let stokes_axis = (3..=shape.len()).find(|i| ctype(*i).as_deref() == Some("STOKES"));
+            let depth_axis = (3..=shape.len()).find(|i| Some(*i) != stokes_axis);
+            match depth_axis {
+                Some(a) => assert_eq!(ext.depth, shape[a - 1], "{rel} depth"),
+                None => assert_eq!(ext.depth, 1, "{rel} depth"),
             }
-            if shape.len() == 4 {
-                assert_eq!(ext.stokes, shape[3], "{rel} stokes");
+            if let Some(a) = stokes_axis.or((shape.len() == 4).then_some(4)) {
+                assert_eq!(ext.stokes, shape[a - 1], "{rel} stokes");
             }
             check_header(
                 rel,

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::worker::ChunkAccess;
 use super::ChunkError;
 use crate::analysis::histogram::Histogram;
+use crate::analysis::polarization::combine_pixels;
 use crate::analysis::region::{for_each_run, Shape};
 use crate::analysis::stats::BasicStats;
 use crate::image::{ImageShape, Plane};
@@ -283,9 +284,22 @@ impl Intent for PixelSpectrum {
     }
 
     fn compute(&self, chunk: &mut ChunkAccess<'_>) -> Result<Vec<f32>, ChunkError> {
-        let channels = self.channels.clone();
-        Ok(chunk
-            .source()
-            .read_spectrum(self.x, self.y, self.stokes, channels)?)
+        let source = chunk.source();
+        let shape = source.shape();
+        let plane = Plane {
+            channel: 0,
+            stokes: self.stokes,
+        };
+        let Some(kind) = shape.computed(plane) else {
+            let channels = self.channels.clone();
+            return Ok(source.read_spectrum(self.x, self.y, self.stokes, channels)?);
+        };
+        let parts = shape
+            .sources_of(plane)
+            .into_iter()
+            .map(|p| source.read_spectrum(self.x, self.y, p.stokes, self.channels.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let slices: Vec<&[f32]> = parts.iter().map(Vec::as_slice).collect();
+        Ok(combine_pixels(kind, &slices))
     }
 }

@@ -15,6 +15,7 @@ use super::handle::CancelBoard;
 use super::intent::Intent;
 use super::store::{ChunkKey, ChunkStore, Loaded, Pixels};
 use super::{ChunkError, Lane};
+use crate::analysis::polarization::combine_pixels;
 use crate::analysis::region::Shape;
 use crate::analysis::stats::BasicStats;
 use crate::image::{PixelSource, Plane};
@@ -78,6 +79,28 @@ impl ChunkWorker {
             row0: self.rows.start,
             rows: self.rows.len(),
         };
+        if let Some(kind) = self.source.shape().computed(plane) {
+            // A computed Stokes parameter: made from this chunk's planes of its components, and kept in the
+            // store like a stored plane.
+            let parts = self
+                .source
+                .shape()
+                .sources_of(plane)
+                .into_iter()
+                .map(|p| self.plane(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let pixels = ChunkStore::global().get(key, || {
+                let slices: Vec<&[f32]> = parts.iter().map(Pixels::pixels).collect();
+                let pixels = combine_pixels(kind, &slices);
+                Ok(Loaded {
+                    stats: BasicStats::of(&pixels),
+                    pixels,
+                })
+            })?;
+            self.recent.push_front((plane, pixels.clone()));
+            self.recent.truncate(RECENT_PLANES);
+            return Ok(pixels);
+        }
         let (source, rows) = (&self.source, self.rows.clone());
         let pixels = ChunkStore::global().get(key, || {
             // The chunks after this one are likely next (a whole-plane pass): ask the disk for them now, so
@@ -175,7 +198,19 @@ impl ChunkAccess<'_> {
             let px = held.pixels();
             return Ok(px[(rows.start - row0) * w..(rows.end - row0) * w].to_vec());
         }
-        Ok(self.worker.source.rows(plane, rows)?)
+        let shape = self.worker.source.shape();
+        match shape.computed(plane) {
+            Some(kind) => {
+                let parts = shape
+                    .sources_of(plane)
+                    .into_iter()
+                    .map(|p| self.worker.source.rows(p, rows.clone()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let slices: Vec<&[f32]> = parts.iter().map(Vec::as_slice).collect();
+                Ok(combine_pixels(kind, &slices))
+            }
+            None => Ok(self.worker.source.rows(plane, rows)?),
+        }
     }
 }
 

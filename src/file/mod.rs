@@ -81,8 +81,6 @@ pub struct FileActor {
     events: Recipient<FileEvent>,
     plane: Plane,
     generations: Generations,
-    /// FITS Stokes codes of the Stokes axis, by index (I = 1 … V = 4; [1] without a Stokes axis).
-    stokes_codes: Vec<i32>,
     /// Beam area in pixels for Jy/beam images (flux density = sum / area).
     beam_area_pixels: Option<f64>,
     colour: histograms::ColourScale,
@@ -103,15 +101,9 @@ impl FileActor {
             span,
         } = context;
         let chunks = Chunks::start(source.clone(), &runtime);
-        let shape = source.shape();
-        let wcs = crate::image::wcs::Wcs::from_keywords(source.header(), shape.dims.len());
-        let stokes_codes = wcs
-            .stokes_codes(shape.stokes)
-            .unwrap_or_else(|| (1..=shape.stokes as i32).collect());
         FileActor {
             file_id,
             beam_area_pixels: crate::image::beams::area_pixels(source.header()),
-            stokes_codes,
             chunks,
             source,
             runtime,
@@ -158,10 +150,16 @@ impl FileActor {
     fn set_plane(&mut self, plane: Plane, ctx: &mut Context<Self>) -> bool {
         let shape = self.source.shape();
         if !shape.contains(plane) {
-            let text = format!(
-                "Channel {} / Stokes {} is out of range: the image has {} channels and {} Stokes",
-                plane.channel, plane.stokes, shape.depth, shape.stokes
-            );
+            let text = match plane.computed() {
+                Some(c) if plane.channel < shape.depth => format!(
+                    "{} cannot be shown: the image lacks the Stokes parameters it is computed from",
+                    c.name()
+                ),
+                _ => format!(
+                    "Channel {} / Stokes {} is out of range: the image has {} channels and {} Stokes",
+                    plane.channel, plane.stokes, shape.depth, shape.stokes
+                ),
+            };
             self.fail(Area::Channels, text);
             return false;
         }
@@ -180,19 +178,26 @@ impl FileActor {
         true
     }
 
-    /// The Stokes index a coordinate selects, or why it cannot be served.
+    /// The Stokes index a coordinate selects (13 … 17 for a computed parameter), or why it cannot be served.
     fn stokes_index(&self, choice: StokesChoice, coordinate: &str) -> Result<usize, String> {
+        let shape = self.source.shape();
         match choice {
             StokesChoice::Current => Ok(self.plane.stokes),
-            StokesChoice::Stored(code) => self
-                .stokes_codes
-                .iter()
-                .position(|c| *c == code)
+            StokesChoice::Stored(code) => shape
+                .stokes_index(code)
                 .ok_or_else(|| format!("'{coordinate}': the image has no such Stokes parameter")),
-            StokesChoice::Computed(c) => Err(format!(
-                "'{coordinate}': computed Stokes {} is not available yet",
-                c.name()
-            )),
+            StokesChoice::Computed(c) => match shape.components(c) {
+                Some(_) => Ok(c.index()),
+                None => Err(format!(
+                    "'{coordinate}': {} needs Stokes {} and the image does not have them all",
+                    c.name(),
+                    c.needs()
+                        .iter()
+                        .map(|code| ["I", "Q", "U", "V"][(*code - 1) as usize])
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            },
         }
     }
 }

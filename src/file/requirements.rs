@@ -6,56 +6,11 @@ use std::sync::Arc;
 
 use actix::Message;
 
+pub use crate::analysis::polarization::ComputedStokes;
 use crate::analysis::region::Shape;
 use crate::analysis::stats::StatKind;
 use crate::image::Plane;
 use crate::tiles::encode::Compression;
-
-/// A Stokes parameter computed from I, Q, U and V (CARTA's Ptotal … Pangle).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ComputedStokes {
-    Ptotal,
-    Plinear,
-    PFtotal,
-    PFlinear,
-    Pangle,
-}
-
-impl ComputedStokes {
-    /// By the name a coordinate uses ("Ptotal" …).
-    pub fn from_name(name: &str) -> Option<ComputedStokes> {
-        Some(match name {
-            "Ptotal" => ComputedStokes::Ptotal,
-            "Plinear" => ComputedStokes::Plinear,
-            "PFtotal" => ComputedStokes::PFtotal,
-            "PFlinear" => ComputedStokes::PFlinear,
-            "Pangle" => ComputedStokes::Pangle,
-            _ => return None,
-        })
-    }
-
-    /// By the index SET_IMAGE_CHANNELS uses for it (13 … 17).
-    pub fn from_index(index: i32) -> Option<ComputedStokes> {
-        Some(match index {
-            13 => ComputedStokes::Ptotal,
-            14 => ComputedStokes::Plinear,
-            15 => ComputedStokes::PFtotal,
-            16 => ComputedStokes::PFlinear,
-            17 => ComputedStokes::Pangle,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ComputedStokes::Ptotal => "Ptotal",
-            ComputedStokes::Plinear => "Plinear",
-            ComputedStokes::PFtotal => "PFtotal",
-            ComputedStokes::PFlinear => "PFlinear",
-            ComputedStokes::Pangle => "Pangle",
-        }
-    }
-}
 
 /// Which Stokes a coordinate ("z", "Qz", "Ptotalz", "x", "Iy", …) refers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -11,9 +11,10 @@ use super::generations::{Ticket, Work};
 use super::plan::{channel_batches, merge_columns, Progress};
 use super::requirements::{SetSpectralRequirements, SpectralConfig};
 use super::{FileActor, CURSOR_REGION};
-use crate::analysis::stats::{stat_value, BasicStats};
+use crate::analysis::stats::{stat_value, BasicStats, StatKind};
 use crate::chunk::intent::{PixelSpectrum, RegionSpectrum};
 use crate::chunk::ChunkError;
+use crate::image::Plane;
 
 impl FileActor {
     /// Spectral profiles of a region (≥ 1) or of the cursor (0), for every requested coordinate and statistic.
@@ -114,23 +115,31 @@ impl FileActor {
         let chunks = self.chunks.clone();
         let emitter = self.emitter();
         let passes = self.analysis.passes.clone();
-        let message = move |per_channel: &[BasicStats], progress: f32| {
+        // A computed Stokes parameter's profile combines its components' profiles statistic by statistic (a
+        // vector average), as carta_backend computes it; a stored one has a single component.
+        let probe = Plane { channel: 0, stokes };
+        let computed = shape.computed(probe);
+        let components: Vec<usize> = shape.sources_of(probe).iter().map(|p| p.stokes).collect();
+        let message = move |per_component: &[Vec<BasicStats>], progress: f32| {
+            let value = |k: StatKind, c: usize| {
+                let mut parts = per_component
+                    .iter()
+                    .map(|per_channel| per_channel.get(c).map(|s| stat_value(k, s, beam)));
+                match computed {
+                    None => parts.next().flatten().unwrap_or(f64::NAN),
+                    Some(kind) => parts
+                        .collect::<Option<Vec<f64>>>()
+                        .map(|values| kind.combine(&values))
+                        .unwrap_or(f64::NAN),
+                }
+            };
             let profiles = config
                 .kinds
                 .iter()
                 .map(|k| SpectralProfile {
                     coordinate: config.coordinate.text.clone(),
                     stat: *k,
-                    values: SpectralValues::F64(
-                        (0..depth)
-                            .map(|c| {
-                                per_channel
-                                    .get(c)
-                                    .map(|s| stat_value(*k, s, beam))
-                                    .unwrap_or(f64::NAN)
-                            })
-                            .collect(),
-                    ),
+                    values: SpectralValues::F64((0..depth).map(|c| value(*k, c)).collect()),
                 })
                 .collect();
             Event::SpectralProfiles(SpectralProfiles {
@@ -143,22 +152,25 @@ impl FileActor {
         let work = async move {
             passes.fetch_add(1, Ordering::Relaxed);
             let (lane, generation) = (ticket.lane, ticket.generation);
-            let mut per_channel: Vec<BasicStats> = Vec::with_capacity(depth);
+            let mut per_component: Vec<Vec<BasicStats>> =
+                vec![Vec::with_capacity(depth); components.len()];
             let mut progress = Progress::start();
             for channels in channel_batches(depth, plane_len) {
                 let (len, end) = (channels.len(), channels.end);
-                let intent = RegionSpectrum {
-                    stokes,
-                    channels,
-                    region: region.clone(),
-                };
-                let parts = chunks.ask(lane, generation, intent).await?;
-                per_channel.extend(merge_columns(parts, len));
+                for (component, per_channel) in components.iter().zip(per_component.iter_mut()) {
+                    let intent = RegionSpectrum {
+                        stokes: *component,
+                        channels: channels.clone(),
+                        region: region.clone(),
+                    };
+                    let parts = chunks.ask(lane, generation, intent).await?;
+                    per_channel.extend(merge_columns(parts, len));
+                }
                 if progress.due(end, depth) && !chunks.is_stale(lane, generation) {
-                    emitter.emit(message(&per_channel, end as f32 / depth as f32));
+                    emitter.emit(message(&per_component, end as f32 / depth as f32));
                 }
             }
-            Ok::<_, ChunkError>(message(&per_channel, 1.0))
+            Ok::<_, ChunkError>(message(&per_component, 1.0))
         };
         ctx.spawn(
             work.into_actor(self)

@@ -232,7 +232,9 @@ impl FileActor {
         let cache = self.tiles.cache.clone();
         let chunks = self.chunks.clone();
         let runtime = self.runtime.clone();
-        let stored_mip = self.source.mip_levels().contains(&bounds.mip);
+        // Stored mips hold stored planes only; a computed Stokes parameter is averaged from its own pixels.
+        let stored_mip = self.source.mip_levels().contains(&bounds.mip)
+            && self.source.shape().computed(key.plane).is_none();
         async move {
             let (lane, generation) = (ticket.lane, ticket.generation);
             let pixels = if stored_mip {

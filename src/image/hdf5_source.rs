@@ -171,7 +171,7 @@ impl PixelSource for Hdf5Source {
         xs: Range<usize>,
         ys: Range<usize>,
     ) -> Result<Vec<f32>, ImageError> {
-        if !self.info.shape.contains(plane) || !self.mips.contains(&mip) {
+        if !self.info.shape.stores(plane) || !self.mips.contains(&mip) {
             return Err(ImageError::OutOfRange(format!("no stored mip {mip}")));
         }
         let sel = self.hyperslab(xs, ys, plane);
@@ -180,7 +180,7 @@ impl PixelSource for Hdf5Source {
     }
 
     fn stored_statistics(&self, plane: Plane) -> Option<StoredStatistics> {
-        if !self.info.shape.contains(plane) {
+        if !self.info.shape.stores(plane) {
             return None;
         }
         let index = self.statistics_index(plane);

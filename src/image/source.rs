@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::computed::axis_roles;
 use super::header::Header;
 use super::ImageError;
+use crate::analysis::polarization::ComputedStokes;
 
 /// A plane of an image: (channel, Stokes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -24,6 +25,13 @@ impl Plane {
         channel: 0,
         stokes: 0,
     };
+
+    /// The computed Stokes parameter this plane shows (Stokes index 13 … 17, as the ICD numbers them), if any.
+    pub fn computed(self) -> Option<ComputedStokes> {
+        i64::try_from(self.stokes)
+            .ok()
+            .and_then(ComputedStokes::from_index)
+    }
 }
 
 /// Where a plane's pixels sit in the full shape.
@@ -38,6 +46,9 @@ pub struct ImageShape {
     /// 1-based FITS axis numbers of the channel and Stokes axes (0: none).
     pub depth_axis: usize,
     pub stokes_axis: usize,
+    /// The FITS Stokes code of each Stokes index (I = 1, Q = 2, U = 3, V = 4; RR = -1 … YX = -8), from the
+    /// Stokes axis's values; `[1]` for an image without a Stokes axis.
+    pub stokes_codes: Vec<i32>,
 }
 
 impl ImageShape {
@@ -67,17 +78,25 @@ impl ImageShape {
                 .copied()
                 .unwrap_or(1)
         };
+        let stokes = if roles.stokes > 0 {
+            len(roles.stokes)
+        } else {
+            1
+        };
+        let wcs = super::wcs::Wcs::from_keywords(header, dims.len());
+        let stokes_codes = match wcs.stokes_codes(stokes) {
+            Some(codes) if roles.stokes > 0 => codes,
+            _ if roles.stokes > 0 => (1..=stokes as i32).collect(),
+            _ => vec![1],
+        };
         let shape = ImageShape {
             width: dims[0],
             height: dims[1],
             depth: if roles.depth > 0 { len(roles.depth) } else { 1 },
-            stokes: if roles.stokes > 0 {
-                len(roles.stokes)
-            } else {
-                1
-            },
+            stokes,
             depth_axis: roles.depth.max(0) as usize,
             stokes_axis: roles.stokes.max(0) as usize,
+            stokes_codes,
             dims,
         };
         shape
@@ -114,14 +133,65 @@ impl ImageShape {
         index
     }
 
-    /// Whether `plane` exists in this image.
+    /// The Stokes index holding FITS Stokes code `code`, if the image has it.
+    pub fn stokes_index(&self, code: i32) -> Option<usize> {
+        self.stokes_codes.iter().position(|c| *c == code)
+    }
+
+    /// The stored Stokes indices a computed parameter is made from, in [`ComputedStokes::needs`] order, if the
+    /// image has all of them.
+    pub fn components(&self, kind: ComputedStokes) -> Option<Vec<usize>> {
+        kind.needs()
+            .iter()
+            .map(|code| self.stokes_index(*code))
+            .collect()
+    }
+
+    /// The computed parameters this image can show.
+    pub fn computed_stokes(&self) -> Vec<ComputedStokes> {
+        ComputedStokes::ALL
+            .into_iter()
+            .filter(|c| self.components(*c).is_some())
+            .collect()
+    }
+
+    /// Whether `plane` exists in this image: a stored Stokes index, or a computed parameter it has the
+    /// components of.
     pub fn contains(&self, plane: Plane) -> bool {
+        plane.channel < self.depth
+            && (plane.stokes < self.stokes
+                || plane
+                    .computed()
+                    .is_some_and(|c| self.components(c).is_some()))
+    }
+
+    /// The computed parameter `plane` shows, if it is one (and not a stored Stokes index).
+    pub fn computed(&self, plane: Plane) -> Option<ComputedStokes> {
+        plane.computed().filter(|_| plane.stokes >= self.stokes)
+    }
+
+    /// The stored planes a plane is made of: itself, or a computed parameter's components.
+    pub fn sources_of(&self, plane: Plane) -> Vec<Plane> {
+        match self.computed(plane).and_then(|c| self.components(c)) {
+            Some(indices) => indices
+                .into_iter()
+                .map(|stokes| Plane {
+                    channel: plane.channel,
+                    stokes,
+                })
+                .collect(),
+            _ => vec![plane],
+        }
+    }
+
+    /// Whether `plane` is stored (a Stokes index of the file, not a computed parameter).
+    pub fn stores(&self, plane: Plane) -> bool {
         plane.channel < self.depth && plane.stokes < self.stokes
     }
 
-    /// Checks that rows `rows` of `plane` exist.
+    /// Checks that rows `rows` of stored plane `plane` exist (what a source may be asked to read).
     pub fn check(&self, plane: Plane, rows: &Range<usize>) -> Result<(), ImageError> {
-        if !self.contains(plane) || rows.start > rows.end || rows.end > self.height {
+        if !self.stores(plane) || rows.start > rows.end || rows.end > self.height {
             return Err(ImageError::OutOfRange(format!(
                 "channel {}, Stokes {}, rows {}..{} of a {}x{}x{}x{} image",
                 plane.channel,

@@ -7,7 +7,7 @@ use actix_web_actors::ws;
 use tracing::{info, warn};
 
 use super::{convert, OpenImage, SessionActor, Tag};
-use crate::file::{self, Area, ComputedStokes, FileActor, FileContext, OpenedFile};
+use crate::file::{self, Area, FileActor, FileContext, OpenedFile};
 use crate::image::{ImageError, Plane};
 use crate::protocol::{pb, EventType};
 
@@ -202,10 +202,6 @@ impl SessionActor {
             let data = msg.file_id.to_string();
             act.send_error_about(ctx, request_id, tag, pb::ErrorSeverity::Error, text, data)
         };
-        if let Some(computed) = ComputedStokes::from_index(msg.stokes) {
-            let text = format!("Computed Stokes {} is not available yet", computed.name());
-            return refuse(self, ctx, text);
-        }
         let (Ok(channel), Ok(stokes)) = (usize::try_from(msg.channel), usize::try_from(msg.stokes))
         else {
             let text = format!("Invalid channel {} / Stokes {}", msg.channel, msg.stokes);
