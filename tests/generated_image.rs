@@ -109,6 +109,7 @@ async fn a_generated_image_streams_tiles_statistics_and_cursor_like_a_file() {
     let tile_id = (2 << 24) | (1 << 12) | 1;
     opened.actor.do_send(TileBatch {
         sync_id: 1,
+        animation_id: 0,
         tiles: vec![tile_id],
         compression: Compression::None,
         quality: 0.0,
@@ -116,6 +117,7 @@ async fn a_generated_image_streams_tiles_statistics_and_cursor_like_a_file() {
     // The whole image at layer 0 (mip 4): NaN-aware 4×4 block means.
     opened.actor.do_send(TileBatch {
         sync_id: 2,
+        animation_id: 0,
         tiles: vec![0],
         compression: Compression::None,
         quality: 0.0,

@@ -72,11 +72,6 @@ fn cases() -> Vec<(EventType, Vec<u8>, EventType)> {
             EventType::ConcatStokesFilesAck,
         ),
         (
-            EventType::StartAnimation,
-            pb::StartAnimation::default().encode_to_vec(),
-            EventType::StartAnimationAck,
-        ),
-        (
             EventType::ResumeSession,
             pb::ResumeSession::default().encode_to_vec(),
             EventType::ResumeSessionAck,
@@ -110,7 +105,6 @@ fn outcome(event: EventType, payload: &[u8]) -> (bool, String) {
         EventType::FittingResponse => read!(pb::FittingResponse),
         EventType::SaveFileAck => read!(pb::SaveFileAck),
         EventType::ConcatStokesFilesAck => read!(pb::ConcatStokesFilesAck),
-        EventType::StartAnimationAck => read!(pb::StartAnimationAck),
         EventType::ResumeSessionAck => read!(pb::ResumeSessionAck),
         EventType::RemoteFileResponse => read!(pb::RemoteFileResponse),
         other => panic!("not a response type: {other:?}"),
@@ -140,15 +134,15 @@ async fn awaited_requests_get_their_own_failed_response_with_the_same_request_id
     }
     // Requests nobody awaits get an ERROR_DATA with their request id; the session is still up.
     c.send_raw(common::frame(
-        EventType::StopAnimation,
+        EventType::StopPvCalc,
         30,
         77,
-        &pb::StopAnimation::default().encode_to_vec(),
+        &pb::StopPvCalc::default().encode_to_vec(),
     ))
     .await;
     let (h, err) = c.expect::<pb::ErrorData>(EventType::ErrorData).await;
     assert_eq!(h.request_id, 77);
-    assert!(err.message.contains("STOP_ANIMATION"), "{}", err.message);
+    assert!(err.message.contains("STOP_PV_CALC"), "{}", err.message);
     assert!(
         c.file_list("", pb::FileListFilterMode::Content)
             .await

@@ -15,6 +15,8 @@ pub enum Work {
     Stats = 3,
     Histogram = 4,
     Spectral = 5,
+    /// Animation frames prepared ahead of being shown (region -1).
+    Prepare = 6,
 }
 
 /// One piece of work's claim: which lane, which generation.

@@ -81,7 +81,6 @@ impl FileActor {
 
     /// Sends the current plane's colour-scale histogram (computing it first if needed), then its tiles.
     pub(super) fn send_colour_scale(&mut self, ctx: &mut Context<Self>) {
-        let answering = self.answering;
         let plane = self.plane;
         if let Some(h) = self.colour.histograms.get(&plane).cloned() {
             self.emit(self.colour_scale_event(plane, h));
@@ -89,12 +88,25 @@ impl FileActor {
             self.flush_waiting(ctx);
             return;
         }
-        if !self.colour.pending.insert(plane) {
-            return; // Under way: it is sent when it completes.
+        let ticket = self.generations.current(IMAGE_REGION, Work::Plane);
+        self.start_colour_scale(plane, ticket, ctx);
+    }
+
+    /// Starts computing `plane`'s colour-scale histogram under `ticket` (the current plane's, or frames
+    /// prepared ahead); it goes out when done if the plane is shown then. Nothing to do if it is known or
+    /// under way.
+    pub(super) fn start_colour_scale(
+        &mut self,
+        plane: Plane,
+        ticket: Ticket,
+        ctx: &mut Context<Self>,
+    ) {
+        let answering = self.answering;
+        if self.colour.histograms.contains_key(&plane) || !self.colour.pending.insert(plane) {
+            return;
         }
         let shape = self.source.shape();
         let bins = auto_bins(shape.width, shape.height);
-        let ticket = self.generations.current(IMAGE_REGION, Work::Plane);
         let work = colour_scale_pass(self.chunks.clone(), ticket, plane, bins);
         ctx.spawn(work.into_actor(self).map(move |result, act, ctx| {
             act.colour.pending.remove(&plane);
@@ -103,8 +115,14 @@ impl FileActor {
                     act.analysis.record_plane(plane, stats, counts);
                     h
                 }
-                // The plane is no longer shown; computed again if it comes back.
-                Err(ChunkError::Stale) => return,
+                // Superseded: computed again if the plane is shown (it may be shown now, if the pass was
+                // one prepared ahead for an animation that stopped).
+                Err(ChunkError::Stale) => {
+                    if act.plane == plane && !act.colour.sent {
+                        act.send_colour_scale(ctx);
+                    }
+                    return;
+                }
                 Err(e) => {
                     act.fail_for(
                         answering,

@@ -7,6 +7,7 @@
 //! `histograms` (colour scale, region and cube histograms), `spectra`; `regions` keeps the shapes; `plan` holds
 //! the shared histogram plan, merges and channel batches; `open` is the one way an image is opened.
 
+mod animation;
 mod cursor;
 mod events;
 mod generations;
@@ -19,6 +20,7 @@ mod spectra;
 mod stats;
 mod tiles;
 
+pub use animation::{PrepareFrames, StopPreparing};
 pub use events::{
     Area, Event, Failure, FileEvent, HistogramData, HistogramResult, SpatialProfile,
     SpatialProfiles, SpectralProfile, SpectralProfiles, SpectralValues, StatisticsData, TileData,
@@ -235,6 +237,18 @@ impl Handler<SetChannels> for FileActor {
         if self.set_plane(msg.plane, ctx) {
             if let Some(batch) = msg.tiles {
                 self.queue_batch(batch, ctx);
+            }
+        } else if let Some(batch) = msg.tiles.filter(|b| b.animation_id != 0) {
+            // An animation frame that cannot be shown still ends, so the animator goes on.
+            for end in [false, true] {
+                self.emit(Event::TileSync(TileSync {
+                    sync_id: batch.sync_id,
+                    animation_id: batch.animation_id,
+                    channel: msg.plane.channel as i32,
+                    stokes: msg.plane.stokes as i32,
+                    tile_count: 0,
+                    end,
+                }));
             }
         }
         self.answering = 0;

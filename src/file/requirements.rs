@@ -77,6 +77,8 @@ pub struct SpatialConfig {
 #[rtype(result = "()")]
 pub struct TileBatch {
     pub sync_id: i32,
+    /// The animation the batch is a frame of (0: none).
+    pub animation_id: i32,
     pub tiles: Vec<i32>,
     pub compression: Compression,
     pub quality: f32,

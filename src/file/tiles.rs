@@ -94,10 +94,29 @@ impl FileActor {
             return;
         }
         let plane = self.plane;
-        let shape = self.source.shape();
         let ticket = self.generations.current(IMAGE_REGION, Work::Plane);
-        for (tile, bounds) in batch_tiles(&batch, shape.width, shape.height) {
-            let key = self.tile_key(plane, tile, &batch);
+        self.compute_ahead(plane, &batch, ticket, ctx);
+        debug!(
+            parent: &self.span,
+            "{} tiles computed ahead of channel {}'s histogram",
+            self.tiles.pending.len(),
+            plane.channel
+        );
+        self.tiles.waiting.push(batch);
+    }
+
+    /// Starts computing the tiles of `batch` for `plane` under `ticket`, into the cache, unless they are
+    /// cached or under way; a stream asking for them later waits for these computations.
+    pub(super) fn compute_ahead(
+        &mut self,
+        plane: Plane,
+        batch: &TileBatch,
+        ticket: Ticket,
+        ctx: &mut Context<Self>,
+    ) {
+        let shape = self.source.shape();
+        for (tile, bounds) in batch_tiles(batch, shape.width, shape.height) {
+            let key = self.tile_key(plane, tile, batch);
             if self.tiles.pending.contains_key(&key) || self.tiles.cache.contains_key(&key) {
                 continue;
             }
@@ -107,7 +126,7 @@ impl FileActor {
                 .map(move |r| {
                     r.map_err(|e| {
                         if !matches!(e, ChunkError::Stale) {
-                            tracing::warn!(parent: &span, "tile ahead of its batch failed: {e}")
+                            tracing::warn!(parent: &span, "tile computed ahead failed: {e}")
                         }
                     })
                     .ok()
@@ -119,13 +138,6 @@ impl FileActor {
                 act.tiles.pending.remove(&key);
             }));
         }
-        debug!(
-            parent: &self.span,
-            "{} tiles computed ahead of channel {}'s histogram",
-            self.tiles.pending.len(),
-            plane.channel
-        );
-        self.tiles.waiting.push(batch);
     }
 
     /// Streams the batches that waited for the colour-scale histogram.
@@ -140,7 +152,8 @@ impl FileActor {
         let plane = self.plane;
         let shape = self.source.shape();
         let tiles = batch_tiles(&batch, shape.width, shape.height);
-        if tiles.is_empty() {
+        // An animation frame always has its sync pair, so the animator sees the frame end.
+        if tiles.is_empty() && batch.animation_id == 0 {
             return;
         }
         let ticket = self.generations.current(IMAGE_REGION, Work::Plane);
@@ -148,7 +161,7 @@ impl FileActor {
         let sync = |end: bool| {
             Event::TileSync(TileSync {
                 sync_id: batch.sync_id,
-                animation_id: 0,
+                animation_id: batch.animation_id,
                 channel: plane.channel as i32,
                 stokes: plane.stokes as i32,
                 tile_count: tiles.len() as i32,
@@ -157,14 +170,15 @@ impl FileActor {
         };
         self.emit(sync(false));
         let end = sync(true);
-        let (sync_id, compression) = (batch.sync_id, batch.compression);
+        let (sync_id, compression, animation_id) =
+            (batch.sync_id, batch.compression, batch.animation_id);
         let quality = match compression {
             Compression::Zfp => precision as f32,
             Compression::None => batch.quality,
         };
         let tile_data = move |tile| TileData {
             sync_id,
-            animation_id: 0,
+            animation_id,
             channel: plane.channel as i32,
             stokes: plane.stokes as i32,
             compression,

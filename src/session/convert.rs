@@ -187,6 +187,7 @@ pub fn spatial_configs(
 pub fn tile_batch(sync_id: i32, tiles: &pb::AddRequiredTiles) -> TileBatch {
     TileBatch {
         sync_id,
+        animation_id: 0,
         tiles: tiles.tiles.clone(),
         compression: if tiles.compression_type() == pb::CompressionType::Zfp {
             Compression::Zfp

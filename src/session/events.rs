@@ -189,7 +189,16 @@ impl Handler<FileEvent> for SessionActor {
                 protocol::encode(EventType::RegionStatsData, 0, &stats_data(file_id, s))
             }
             Event::TileSync(s) => {
-                protocol::encode(EventType::RasterTileSync, 0, &tile_sync(file_id, s))
+                let frame_end = (s.end && s.animation_id != 0).then_some(s.animation_id);
+                ctx.binary(protocol::encode(
+                    EventType::RasterTileSync,
+                    0,
+                    &tile_sync(file_id, s),
+                ));
+                if let Some(animation_id) = frame_end {
+                    self.frame_stream_ended(file_id, animation_id, ctx);
+                }
+                return;
             }
             Event::Tile(t) => {
                 protocol::encode(EventType::RasterTileData, 0, &tile_data(file_id, t))

@@ -100,7 +100,7 @@ impl SessionActor {
                 return self.failed_open(ctx, request_id, request.file_id, text);
             }
         };
-        self.on_close_file(request.file_id);
+        self.on_close_file(request.file_id, ctx);
         info!(parent: &self.span, file_id = request.file_id, path = %relative, "opened");
         let description = &opened.description;
         let ack = pb::OpenFileAck {
@@ -117,11 +117,25 @@ impl SessionActor {
             request.file_id,
             OpenImage {
                 actor: opened.actor,
+                plane: Plane::FIRST,
+                depth: usize::try_from(opened.description.extended.depth).unwrap_or(1),
             },
         );
     }
 
-    pub(super) fn on_close_file(&mut self, file_id: i32) {
+    pub(super) fn on_close_file(&mut self, file_id: i32, ctx: &mut ws::WebsocketContext<Self>) {
+        if self
+            .animation
+            .as_ref()
+            .is_some_and(|a| file_id == -1 || a.file_id == file_id)
+        {
+            self.stop_animation(ctx);
+        }
+        self.close_files(file_id);
+    }
+
+    /// Closes one image (`-1`: all) without touching the animation.
+    pub(super) fn close_files(&mut self, file_id: i32) {
         let ids: Vec<i32> = if file_id == -1 {
             self.files.keys().copied().collect()
         } else {
@@ -131,6 +145,7 @@ impl SessionActor {
             if let Some(image) = self.files.remove(&id) {
                 image.actor.do_send(file::Close);
                 self.regions.remove_file(id);
+                self.views.remove(&id);
             }
         }
     }
@@ -157,7 +172,7 @@ impl SessionActor {
         found
     }
 
-    fn next_sync_id(&mut self) -> i32 {
+    pub(super) fn next_sync_id(&mut self) -> i32 {
         self.sync_id = self.sync_id.checked_add(1).unwrap_or(1);
         self.sync_id
     }
@@ -171,10 +186,15 @@ impl SessionActor {
         if msg.tiles.is_empty() {
             return;
         }
-        if let Some(f) = self.file(request_id, msg.file_id, Area::Tiles, ctx) {
-            let batch = convert::tile_batch(self.next_sync_id(), &msg);
-            f.do_send(batch);
+        let Some(f) = self.file(request_id, msg.file_id, Area::Tiles, ctx) else {
+            return;
+        };
+        self.views.insert(msg.file_id, msg.clone());
+        if self.animating(msg.file_id) {
+            return; // The animation's next frames use the new view.
         }
+        let batch = convert::tile_batch(self.next_sync_id(), &msg);
+        f.do_send(batch);
     }
 
     pub(super) fn on_remove_tiles(
@@ -212,9 +232,13 @@ impl SessionActor {
             .as_ref()
             .filter(|t| !t.tiles.is_empty())
             .map(|t| convert::tile_batch(self.next_sync_id(), t));
+        let plane = Plane { channel, stokes };
+        if let Some(image) = self.files.get_mut(&msg.file_id) {
+            image.plane = plane;
+        }
         f.do_send(file::SetChannels {
             request_id,
-            plane: Plane { channel, stokes },
+            plane,
             tiles,
         });
     }

@@ -5,6 +5,7 @@
 //! messages, and `reply` builds every ERROR_DATA. Blocking work goes to the runtime's I/O pool. The session
 //! stays up through any bad input.
 
+mod animation;
 mod browse;
 mod connection;
 pub mod convert;
@@ -54,6 +55,10 @@ struct Outgoing(Bytes);
 /// An image this session has open.
 struct OpenImage {
     actor: Addr<FileActor>,
+    /// The plane last asked for.
+    plane: crate::image::Plane,
+    /// Channels of the image (from its description).
+    depth: usize,
 }
 
 /// One client connection.
@@ -72,6 +77,11 @@ pub struct SessionActor {
     /// Last RASTER_TILE_SYNC id handed out (per session, from 1).
     sync_id: i32,
     regions: RegionSet,
+    /// The last ADD_REQUIRED_TILES of each open image: the view animation frames use.
+    views: HashMap<i32, pb::AddRequiredTiles>,
+    animation: Option<animation::Animation>,
+    /// Last animation id handed out.
+    animation_ids: i32,
 }
 
 impl SessionActor {
@@ -97,6 +107,9 @@ impl SessionActor {
             opening: HashSet::new(),
             sync_id: 0,
             regions,
+            views: HashMap::new(),
+            animation: None,
+            animation_ids: 0,
         }
     }
 
@@ -130,7 +143,7 @@ impl SessionActor {
             Request::StopFileList(_) => self.on_stop_file_list(),
             Request::FileInfo(m) => self.on_file_info(id, m, ctx),
             Request::OpenFile(m) => self.on_open_file(id, m, ctx),
-            Request::CloseFile(m) => self.on_close_file(m.file_id),
+            Request::CloseFile(m) => self.on_close_file(m.file_id, ctx),
             Request::AddRequiredTiles(m) => self.on_add_tiles(id, m, ctx),
             Request::RemoveRequiredTiles(m) => self.on_remove_tiles(id, m, ctx),
             Request::SetImageChannels(m) => self.on_set_image_channels(id, m, ctx),
@@ -142,6 +155,9 @@ impl SessionActor {
             Request::SetHistogramRequirements(m) => self.on_histogram_requirements(id, m, ctx),
             Request::SetSpectralRequirements(m) => self.on_spectral_requirements(id, m, ctx),
             Request::ChannelMapFlowControl(_) => {}
+            Request::StartAnimation(m) => self.on_start_animation(id, m, ctx),
+            Request::StopAnimation(m) => self.on_stop_animation(m, ctx),
+            Request::AnimationFlowControl(m) => self.on_animation_flow_control(m, ctx),
             Request::ServerOnly(event) => self.send_error(
                 ctx,
                 id,
@@ -185,7 +201,7 @@ impl Actor for SessionActor {
         if let Some(flag) = self.file_list_cancel.take() {
             flag.store(true, Ordering::Relaxed);
         }
-        self.on_close_file(-1);
+        self.close_files(-1);
         self.runtime.counters.session_closed();
         info!(parent: &self.span, "disconnected");
     }

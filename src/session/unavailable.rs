@@ -150,16 +150,6 @@ impl SessionActor {
                     open_file_ack: None,
                 },
             ),
-            Request::StartAnimation(_) => self.send(
-                ctx,
-                EventType::StartAnimationAck,
-                id,
-                &pb::StartAnimationAck {
-                    success: false,
-                    message: not_yet("Animation"),
-                    animation_id: 0,
-                },
-            ),
             Request::ResumeSession(_) => self.send(
                 ctx,
                 EventType::ResumeSessionAck,
