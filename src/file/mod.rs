@@ -234,8 +234,13 @@ impl Handler<SetChannels> for FileActor {
 
     fn handle(&mut self, msg: SetChannels, ctx: &mut Context<Self>) {
         self.answering = msg.request_id;
+        let unchanged = msg.plane == self.plane && self.colour.sent;
         if self.set_plane(msg.plane, ctx) {
             if let Some(batch) = msg.tiles {
+                // Every animation frame follows its channel's histogram, even when the channel did not change.
+                if unchanged && batch.animation_id != 0 {
+                    self.send_colour_scale(ctx);
+                }
                 self.queue_batch(batch, ctx);
             }
         } else if let Some(batch) = msg.tiles.filter(|b| b.animation_id != 0) {
