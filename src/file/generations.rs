@@ -17,6 +17,8 @@ pub enum Work {
     Spectral = 5,
     /// Animation frames prepared ahead of being shown (region -1).
     Prepare = 6,
+    /// One channel's stream of the channel-map view (the "region" is the channel).
+    ChannelMap = 7,
 }
 
 /// One piece of work's claim: which lane, which generation.

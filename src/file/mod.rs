@@ -8,6 +8,7 @@
 //! the shared histogram plan, merges and channel batches; `open` is the one way an image is opened.
 
 mod animation;
+mod channel_map;
 mod cursor;
 mod events;
 mod generations;
@@ -21,6 +22,7 @@ mod stats;
 mod tiles;
 
 pub use animation::{PrepareFrames, StopPreparing};
+pub use channel_map::{ChannelMapReceived, ChannelMapTiles};
 pub use events::{
     Area, Event, Failure, FileEvent, HistogramData, HistogramResult, SpatialProfile,
     SpatialProfiles, SpectralProfile, SpectralProfiles, SpectralValues, StatisticsData, TileData,
@@ -89,6 +91,7 @@ pub struct FileActor {
     tiles: tiles::TileState,
     cursor: cursor::CursorState,
     analysis: regions::Analysis,
+    channel_map: channel_map::ChannelMapState,
     /// The id of the request being handled (0 outside a handler): failures found while answering it carry it.
     answering: u32,
     span: tracing::Span,
@@ -116,6 +119,7 @@ impl FileActor {
             tiles: tiles::TileState::new(settings.tile_cache_bytes),
             cursor: cursor::CursorState::default(),
             analysis: regions::Analysis::new(settings.analysis_cache_bytes),
+            channel_map: channel_map::ChannelMapState::default(),
             answering: 0,
             span,
         }

@@ -149,14 +149,25 @@ impl FileActor {
 
     /// Streams one batch for the current plane.
     fn run_batch(&mut self, batch: TileBatch, ctx: &mut Context<Self>) {
-        let plane = self.plane;
+        let ticket = self.generations.current(IMAGE_REGION, Work::Plane);
+        self.stream(self.plane, batch, ticket, ctx);
+    }
+
+    /// Streams `batch` for `plane` (the current one, or a channel of the channel-map view); the stream stops
+    /// once `ticket` is superseded.
+    pub(super) fn stream(
+        &mut self,
+        plane: Plane,
+        batch: TileBatch,
+        ticket: Ticket,
+        ctx: &mut Context<Self>,
+    ) {
         let shape = self.source.shape();
         let tiles = batch_tiles(&batch, shape.width, shape.height);
         // An animation frame always has its sync pair, so the animator sees the frame end.
         if tiles.is_empty() && batch.animation_id == 0 {
             return;
         }
-        let ticket = self.generations.current(IMAGE_REGION, Work::Plane);
         let precision = encode::precision(batch.quality);
         let sync = |end: bool| {
             Event::TileSync(TileSync {

@@ -227,6 +227,9 @@ impl SessionActor {
             let text = format!("Invalid channel {} / Stokes {}", msg.channel, msg.stokes);
             return refuse(self, ctx, text);
         };
+        if msg.channel_map_enabled {
+            return self.channel_map(request_id, &msg, Plane { channel, stokes }, ctx);
+        }
         let tiles = msg
             .required_tiles
             .as_ref()
@@ -241,6 +244,61 @@ impl SessionActor {
             plane,
             tiles,
         });
+    }
+
+    /// SET_IMAGE_CHANNELS in the channel-map view: a tile stream for each channel of `channel_range`, the
+    /// visible `current_range` first; `channel` stays the image's current channel.
+    fn channel_map(
+        &mut self,
+        request_id: u32,
+        msg: &pb::SetImageChannels,
+        active: Plane,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
+        let Some(image) = self.files.get_mut(&msg.file_id) else {
+            return;
+        };
+        image.plane = active;
+        let (actor, depth) = (image.actor.clone(), image.depth);
+        let range = |b: Option<&pb::IntBounds>| -> Option<std::ops::RangeInclusive<usize>> {
+            let b = b?;
+            let (min, max) = (usize::try_from(b.min).ok()?, usize::try_from(b.max).ok()?);
+            (min <= max && max < depth).then_some(min..=max)
+        };
+        let tiles = msg.required_tiles.as_ref().filter(|t| !t.tiles.is_empty());
+        let channels = range(msg.channel_range.as_ref());
+        if tiles.is_some() && channels.is_none() {
+            let text = format!(
+                "Channel map range {:?} is not within the image's {depth} channels",
+                msg.channel_range
+            );
+            let tag = Tag::Area(Area::Channels);
+            return self.send_error(ctx, request_id, tag, pb::ErrorSeverity::Error, text);
+        }
+        let visible = range(msg.current_range.as_ref())
+            .or(channels.clone())
+            .unwrap_or(active.channel..=active.channel);
+        let streams = match (tiles, channels) {
+            (Some(t), Some(channels)) => channels
+                .map(|c| (c, convert::tile_batch(self.next_sync_id(), t)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        actor.do_send(file::ChannelMapTiles {
+            request_id,
+            active,
+            visible,
+            streams,
+        });
+    }
+
+    pub(super) fn on_channel_map_flow_control(&mut self, msg: pb::ChannelMapFlowControl) {
+        if let (Some(image), Ok(channel)) = (
+            self.files.get(&msg.file_id),
+            usize::try_from(msg.received_channel),
+        ) {
+            image.actor.do_send(file::ChannelMapReceived { channel });
+        }
     }
 
     pub(super) fn on_set_cursor(

@@ -154,7 +154,7 @@ impl SessionActor {
             Request::SetStatsRequirements(m) => self.on_stats_requirements(id, m, ctx),
             Request::SetHistogramRequirements(m) => self.on_histogram_requirements(id, m, ctx),
             Request::SetSpectralRequirements(m) => self.on_spectral_requirements(id, m, ctx),
-            Request::ChannelMapFlowControl(_) => {}
+            Request::ChannelMapFlowControl(m) => self.on_channel_map_flow_control(m),
             Request::StartAnimation(m) => self.on_start_animation(id, m, ctx),
             Request::StopAnimation(m) => self.on_stop_animation(m, ctx),
             Request::AnimationFlowControl(m) => self.on_animation_flow_control(m, ctx),
