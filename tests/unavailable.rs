@@ -72,11 +72,6 @@ fn cases() -> Vec<(EventType, Vec<u8>, EventType)> {
             EventType::ConcatStokesFilesAck,
         ),
         (
-            EventType::ResumeSession,
-            pb::ResumeSession::default().encode_to_vec(),
-            EventType::ResumeSessionAck,
-        ),
-        (
             EventType::RemoteFileRequest,
             pb::RemoteFileRequest::default().encode_to_vec(),
             EventType::RemoteFileResponse,
@@ -105,7 +100,6 @@ fn outcome(event: EventType, payload: &[u8]) -> (bool, String) {
         EventType::FittingResponse => read!(pb::FittingResponse),
         EventType::SaveFileAck => read!(pb::SaveFileAck),
         EventType::ConcatStokesFilesAck => read!(pb::ConcatStokesFilesAck),
-        EventType::ResumeSessionAck => read!(pb::ResumeSessionAck),
         EventType::RemoteFileResponse => read!(pb::RemoteFileResponse),
         other => panic!("not a response type: {other:?}"),
     }

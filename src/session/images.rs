@@ -36,31 +36,55 @@ impl SessionActor {
         ctx: &mut ws::WebsocketContext<Self>,
     ) {
         let file_id = msg.file_id;
-        let fail = |act: &Self, ctx: &mut _, text: String| {
-            act.failed_open(
-                ctx,
-                request_id,
-                file_id,
-                format!("Cannot open '{}': {text}", msg.file),
-            )
+        let opening = if msg.lel_expr {
+            Err("image expressions are not available yet".to_string())
+        } else {
+            self.start_open(file_id, &msg.directory, &msg.file, &msg.hdu, ctx)
         };
-        if msg.lel_expr {
-            return fail(self, ctx, "image expressions are not available yet".into());
-        }
+        let opening = match opening {
+            Ok(o) => o,
+            Err(text) => {
+                let text = format!("Cannot open '{}': {text}", msg.file);
+                return self.failed_open(ctx, request_id, file_id, text);
+            }
+        };
+        ctx.spawn(opening.into_actor(self).map(move |result, act, ctx| {
+            act.opening.remove(&file_id);
+            match result {
+                Ok(opened) => {
+                    let ack = act.adopt(file_id, opened, ctx);
+                    act.send(ctx, EventType::OpenFileAck, request_id, &ack);
+                }
+                Err(e) => {
+                    let text = format!("Cannot open '{}': {e}", msg.file);
+                    act.failed_open(ctx, request_id, file_id, text);
+                }
+            }
+        }));
+    }
+
+    /// Checks the open-file limit and confinement, then starts opening `file` in `directory` as `file_id`;
+    /// the future yields the opened file (not yet adopted by the session).
+    pub(super) fn start_open(
+        &mut self,
+        file_id: i32,
+        directory: &str,
+        file: &str,
+        hdu: &str,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) -> Result<impl std::future::Future<Output = Result<OpenedFile, ImageError>> + use<>, String>
+    {
         let limit = self.settings.limits.files_per_session;
         let replacing = self.files.contains_key(&file_id) || self.opening.contains(&file_id);
         if !replacing && self.files.len() + self.opening.len() >= limit {
-            let text = format!("a session may have {limit} images open; close one first");
-            return fail(self, ctx, text);
+            return Err(format!(
+                "a session may have {limit} images open; close one first"
+            ));
         }
-        let path = match self
-            .settings
-            .confinement
-            .resolve_file(&msg.directory, &msg.file)
-        {
+        let path = match self.settings.confinement.resolve_file(directory, file) {
             Ok(p) if p.absolute.exists() => p,
-            Ok(_) => return fail(self, ctx, "no such file".into()),
-            Err(e) => return fail(self, ctx, e.to_string()),
+            Ok(_) => return Err("no such file".into()),
+            Err(e) => return Err(e.to_string()),
         };
         let span =
             tracing::info_span!(parent: &self.span, "file", id = file_id, path = %path.relative);
@@ -70,57 +94,45 @@ impl SessionActor {
             events: ctx.address().recipient(),
             span,
         };
-        let relative = path.relative.clone();
-        let opening = file::open(
+        self.opening.insert(file_id);
+        Ok(file::open(
             context,
             file_id,
             path.absolute,
-            msg.hdu.clone(),
-            msg.file.clone(),
-        );
-        self.opening.insert(file_id);
-        ctx.spawn(opening.into_actor(self).map(move |result, act, ctx| {
-            act.opening.remove(&file_id);
-            act.opened(request_id, &msg, &relative, result, ctx)
-        }));
+            hdu.to_string(),
+            file.to_string(),
+        ))
     }
 
-    fn opened(
+    /// Takes an opened image as `file_id` (closing what had that id), starts its stream, and returns its
+    /// OPEN_FILE_ACK.
+    pub(super) fn adopt(
         &mut self,
-        request_id: u32,
-        request: &pb::OpenFile,
-        relative: &str,
-        result: Result<OpenedFile, ImageError>,
+        file_id: i32,
+        opened: OpenedFile,
         ctx: &mut ws::WebsocketContext<Self>,
-    ) {
-        let opened = match result {
-            Ok(o) => o,
-            Err(e) => {
-                let text = format!("Cannot open '{}': {e}", request.file);
-                return self.failed_open(ctx, request_id, request.file_id, text);
-            }
-        };
-        self.on_close_file(request.file_id, ctx);
-        info!(parent: &self.span, file_id = request.file_id, path = %relative, "opened");
+    ) -> pb::OpenFileAck {
+        self.on_close_file(file_id, ctx);
+        info!(parent: &self.span, file_id, name = %opened.description.file_info.name, "opened");
         let description = &opened.description;
         let ack = pb::OpenFileAck {
             success: true,
-            file_id: request.file_id,
+            file_id,
             file_info: Some(description.file_info.clone()),
             file_info_extended: Some(description.extended.clone()),
             beam_table: description.beams.clone(),
             ..Default::default()
         };
-        self.send(ctx, EventType::OpenFileAck, request_id, &ack);
         opened.start();
         self.files.insert(
-            request.file_id,
+            file_id,
             OpenImage {
                 actor: opened.actor,
                 plane: Plane::FIRST,
                 depth: usize::try_from(opened.description.extended.depth).unwrap_or(1),
             },
         );
+        ack
     }
 
     pub(super) fn on_close_file(&mut self, file_id: i32, ctx: &mut ws::WebsocketContext<Self>) {

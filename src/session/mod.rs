@@ -14,6 +14,7 @@ mod images;
 pub mod region_set;
 mod regions;
 mod reply;
+mod resume;
 mod unavailable;
 
 pub use region_set::RegionSet;
@@ -158,6 +159,7 @@ impl SessionActor {
             Request::StartAnimation(m) => self.on_start_animation(id, m, ctx),
             Request::StopAnimation(m) => self.on_stop_animation(m, ctx),
             Request::AnimationFlowControl(m) => self.on_animation_flow_control(m, ctx),
+            Request::ResumeSession(m) => self.on_resume_session(id, m, ctx),
             Request::ServerOnly(event) => self.send_error(
                 ctx,
                 id,

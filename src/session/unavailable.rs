@@ -150,15 +150,6 @@ impl SessionActor {
                     open_file_ack: None,
                 },
             ),
-            Request::ResumeSession(_) => self.send(
-                ctx,
-                EventType::ResumeSessionAck,
-                id,
-                &pb::ResumeSessionAck {
-                    success: false,
-                    message: not_yet("Resuming a session"),
-                },
-            ),
             Request::RemoteFileRequest(_) => self.send(
                 ctx,
                 EventType::RemoteFileResponse,
