@@ -126,7 +126,10 @@ expected.json:
        Pangle>: plane values, row-major, null = NaN}, "spectra": {<name>: values at pixel per channel},
        "stats": {<name>: {NumPixels, Sum, Mean, Min, Max} of the plane's finite values},
        "region": {"control_points" (a RECTANGLE), "spectral_mean": {<name>: per channel, the formula applied
-       to the components' region means, as carta_backend combines profiles}}}   carta_backend's formulas:
+       to the components' region means, as carta_backend combines profiles}}}
+   "beam_flux": {"file", "width", "height", "flux_density": per channel, the whole image's sum over that
+       channel's beam area in pixels (images/pixels/beams.fits, a per-channel BEAMS table)}
+   carta_backend's formulas for computed Stokes:
        Ptotal = sqrt(Q²+U²+V²), Plinear = sqrt(Q²+U²), PF* = 100·P*/I, Pangle = ½·atan2(U, Q) in degrees.}
 """
 
@@ -431,6 +434,24 @@ def iquv_cube():
         i[5, :2] = 0.0                     # I = 0: fractional polarization has no value there
         planes.append(np.stack([i, q, u, v]))
     return np.stack(planes).astype(np.float32)
+
+
+def beam_flux_expected(path):
+    """Per channel of images/pixels/beams.fits: the whole image's sum in Jy/beam over that channel's beam
+    area in pixels (its row of the BEAMS table, read with astropy): pi/(4 ln 2) bmaj bmin / |cdelt1 cdelt2|."""
+    from astropy.io import fits
+
+    with fits.open(path) as hl:
+        beams = fits_beams(hl)
+        head, data = hl[0].header, np.asarray(hl[0].data, dtype=np.float32).astype(np.float64)
+    pixel = abs(head["CDELT1"] * head["CDELT2"])
+    flux = []
+    for c in range(data.shape[0]):
+        b = next(b for b in beams if b["channel"] == c)
+        area = math.pi / (4 * math.log(2)) * (b["major_arcsec"] / 3600) * (b["minor_arcsec"] / 3600) / pixel
+        flux.append(float(np.nansum(data[c]) / area))
+    return {"file": "images/pixels/beams.fits", "width": int(head["NAXIS1"]),
+            "height": int(head["NAXIS2"]), "flux_density": flux}
 
 
 def computed_stokes_expected():
@@ -1303,6 +1324,7 @@ def main():
             "image_stats": image_stats,
             "wcs_cases": make_wcs_cases(),
             "computed_stokes": computed_stokes_expected(),
+            "beam_flux": beam_flux_expected(os.path.join(out, "images", "pixels", "beams.fits")),
         }
         tmp = os.path.join(out, "expected.json.tmp")
         with open(tmp, "w") as f:

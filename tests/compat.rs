@@ -349,3 +349,112 @@ async fn folder_images_are_recognised_and_refused_by_name() {
     drop(server);
     let _ = std::fs::remove_dir_all(&top);
 }
+
+#[tokio::test]
+async fn flux_density_uses_each_channels_beam() {
+    let want = &expected()["beam_flux"];
+    let flux: Vec<f64> = want["flux_density"]
+        .as_array()
+        .expect("flux")
+        .iter()
+        .map(|v| v.as_f64().expect("number"))
+        .collect();
+    let (w, h) = (
+        want["width"].as_f64().expect("width") as f32,
+        want["height"].as_f64().expect("height") as f32,
+    );
+    let server = Server::start(&[]);
+    let mut c = server.connect().await;
+    c.register().await;
+    assert!(c.open_file("pixels", "beams.fits", "", 0).await.success);
+    // A rectangle over the whole image: its spectrum's FluxDensity per channel.
+    c.send(
+        EventType::SetRegion,
+        &pb::SetRegion {
+            file_id: 0,
+            region_id: -1,
+            region_info: Some(pb::RegionInfo {
+                region_type: pb::RegionType::Rectangle as i32,
+                control_points: vec![
+                    pb::Point {
+                        x: (w - 1.0) / 2.0,
+                        y: (h - 1.0) / 2.0,
+                    },
+                    pb::Point { x: w, y: h },
+                ],
+                rotation: 0.0,
+            }),
+            preview_region: false,
+        },
+    )
+    .await;
+    let (_, ack) = c.expect::<pb::SetRegionAck>(EventType::SetRegionAck).await;
+    c.send(
+        EventType::SetSpectralRequirements,
+        &pb::SetSpectralRequirements {
+            file_id: 0,
+            region_id: ack.region_id,
+            spectral_profiles: vec![pb::set_spectral_requirements::SpectralConfig {
+                coordinate: "z".into(),
+                stats_types: vec![pb::StatsType::FluxDensity as i32],
+            }],
+        },
+    )
+    .await;
+    let data = loop {
+        let (_, d) = c
+            .expect::<pb::SpectralProfileData>(EventType::SpectralProfileData)
+            .await;
+        if d.progress >= 1.0 {
+            break d;
+        }
+    };
+    let got: Vec<f64> = data.profiles[0]
+        .raw_values_fp64
+        .chunks_exact(8)
+        .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
+        .collect();
+    assert_eq!(got.len(), flux.len());
+    for (channel, (g, f)) in got.iter().zip(&flux).enumerate() {
+        assert!(
+            (g - f).abs() <= 1e-9 * f.abs(),
+            "channel {channel}: {g} vs {f}"
+        );
+    }
+    // And the Statistics widget's FluxDensity in channel 2 uses channel 2's beam.
+    c.send(
+        EventType::SetImageChannels,
+        &pb::SetImageChannels {
+            file_id: 0,
+            channel: 2,
+            ..Default::default()
+        },
+    )
+    .await;
+    c.send(
+        EventType::SetStatsRequirements,
+        &pb::SetStatsRequirements {
+            file_id: 0,
+            region_id: -1,
+            stats_configs: vec![pb::set_stats_requirements::StatsConfig {
+                coordinate: "z".into(),
+                stats_types: vec![pb::StatsType::FluxDensity as i32],
+            }],
+        },
+    )
+    .await;
+    let stats = loop {
+        let (_, d) = c
+            .expect::<pb::RegionStatsData>(EventType::RegionStatsData)
+            .await;
+        if d.channel == 2 {
+            break d;
+        }
+    };
+    let g = stats.statistics[0].value;
+    assert!(
+        (g - flux[2]).abs() <= 1e-9 * flux[2].abs(),
+        "{g} vs {}",
+        flux[2]
+    );
+}

@@ -96,6 +96,11 @@ async fn a_generated_image_streams_tiles_statistics_and_cursor_like_a_file() {
         settings: FileSettings {
             tile_cache_bytes: 1 << 20,
             analysis_cache_bytes: 0,
+            spectral_index: cartaflow::image::spectral::IndexSettings {
+                enabled: false,
+                memory_budget: 0,
+                folder: std::env::temp_dir(),
+            },
         },
         events: collector.recipient(),
         span: tracing::Span::none(),

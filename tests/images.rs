@@ -494,15 +494,19 @@ async fn channel_histograms_match_numpy() {
                             <= 1e-9 * min.abs().max(1.0),
                         "{rel}"
                     );
+                    // IDIA HDF5 files store each channel's statistics and histogram; they answer without a
+                    // pass over the pixels, as carta_backend answers, and their SUM and SUM_SQ are float32
+                    // (the schema), so mean and σ carry float32 precision there.
+                    let tol = if rel.ends_with(".hdf5") { 1e-5 } else { 1e-9 };
                     let mean = want["mean"].as_f64().unwrap_or(f64::NAN);
                     assert!(
-                        (got.mean - mean).abs() <= 1e-9 * mean.abs().max(1e-300),
+                        (got.mean - mean).abs() <= tol * mean.abs().max(1e-300),
                         "{rel} mean {} vs {mean}",
                         got.mean
                     );
                     if let Some(sd) = want["std_dev"].as_f64().filter(|s| *s > 0.0) {
                         assert!(
-                            (got.std_dev - sd).abs() <= 1e-9 * sd,
+                            (got.std_dev - sd).abs() <= tol * sd,
                             "{rel} std_dev {} vs {sd}",
                             got.std_dev
                         );

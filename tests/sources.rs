@@ -21,26 +21,26 @@ fn hdf5_stored_statistics_match_the_pixels() {
         let f = |k: &str| want[k].as_f64().unwrap_or(f64::NAN);
         // SUM and SUM_SQ are stored as float32 by the IDIA schema.
         assert!(
-            close(stored.min, f("min"), 1e-6),
+            close(stored.stats.min, f("min"), 1e-6),
             "{rel} min {}",
-            stored.min
+            stored.stats.min
         );
         assert!(
-            close(stored.max, f("max"), 1e-6),
+            close(stored.stats.max, f("max"), 1e-6),
             "{rel} max {}",
-            stored.max
+            stored.stats.max
         );
         assert!(
-            close(stored.sum, f("sum"), 1e-6),
+            close(stored.stats.sum, f("sum"), 1e-6),
             "{rel} sum {}",
-            stored.sum
+            stored.stats.sum
         );
         assert!(
-            close(stored.sum_sq, f("sum_sq"), 1e-6),
+            close(stored.stats.sum_sq, f("sum_sq"), 1e-6),
             "{rel} sum_sq {}",
-            stored.sum_sq
+            stored.stats.sum_sq
         );
-        assert_eq!(stored.nan_count as f64, f("nan_count"), "{rel}");
+        assert_eq!(stored.stats.nan_count as f64, f("nan_count"), "{rel}");
         let bins = stored.histogram.expect("stored histogram");
         let counted: i64 = bins.iter().sum();
         assert_eq!(

@@ -34,6 +34,36 @@ impl Default for BasicStats {
 }
 
 impl BasicStats {
+    /// Statistics from stored sums (a format's precomputed statistics): the variance then comes from the
+    /// sums, as the format's reader computes it.
+    pub fn from_sums(
+        count: u64,
+        nan_count: u64,
+        sum: f64,
+        sum_sq: f64,
+        min: f64,
+        max: f64,
+    ) -> BasicStats {
+        if count == 0 {
+            return BasicStats {
+                nan_count,
+                ..BasicStats::default()
+            };
+        }
+        let n = count as f64;
+        let mean = sum / n;
+        BasicStats {
+            count,
+            nan_count,
+            sum,
+            sum_sq,
+            min,
+            max,
+            mean,
+            m2: (sum_sq - sum * mean).max(0.0),
+        }
+    }
+
     /// Statistics of one slice in a single pass. Deviations are taken from the slice's first finite value so
     /// the variance does not suffer from cancellation when the values sit far from zero. One branch-free pass
     /// over lanes of f64 accumulators: AVX-512 or AVX2 intrinsics where the CPU has them (chosen at run time,
@@ -59,6 +89,35 @@ impl BasicStats {
             max: f64::from(sums.max),
             mean: s + sums.dsum / nf,
             m2: (sums.dsq - sums.dsum * sums.dsum / nf).max(0.0),
+        }
+    }
+
+    /// Statistics from sums of deviations from `shift` (a value of the data, so the variance keeps its precision).
+    fn from_shifted(
+        count: u64,
+        nan_count: u64,
+        shift: f64,
+        dsum: f64,
+        dsq: f64,
+        min: f64,
+        max: f64,
+    ) -> BasicStats {
+        if count == 0 {
+            return BasicStats {
+                nan_count,
+                ..BasicStats::default()
+            };
+        }
+        let nf = count as f64;
+        BasicStats {
+            count,
+            nan_count,
+            sum: dsum + nf * shift,
+            sum_sq: dsq + 2.0 * shift * dsum + nf * shift * shift,
+            min,
+            max,
+            mean: shift + dsum / nf,
+            m2: (dsq - dsum * dsum / nf).max(0.0),
         }
     }
 
@@ -631,5 +690,82 @@ pub fn stat_value(kind: StatKind, s: &BasicStats, beam_area_pixels: Option<f64>)
         | StatKind::Trcf
         | StatKind::MinPosf
         | StatKind::MaxPosf => f64::NAN,
+    }
+}
+
+/// Per-channel statistics fed one pixel spectrum (or a piece of one) at a time: what a region spectrum read in
+/// spectral order accumulates. Deviations are taken from each channel's first finite value, as in
+/// [`BasicStats::of`].
+#[derive(Debug, Clone)]
+pub struct PerChannel {
+    first: usize,
+    shift: Vec<f64>,
+    count: Vec<u64>,
+    nan_count: Vec<u64>,
+    dsum: Vec<f64>,
+    dsq: Vec<f64>,
+    min: Vec<f64>,
+    max: Vec<f64>,
+}
+
+impl PerChannel {
+    /// Accumulators for channels `channels`.
+    pub fn new(channels: std::ops::Range<usize>) -> PerChannel {
+        let n = channels.len();
+        PerChannel {
+            first: channels.start,
+            shift: vec![f64::NAN; n],
+            count: vec![0; n],
+            nan_count: vec![0; n],
+            dsum: vec![0.0; n],
+            dsq: vec![0.0; n],
+            min: vec![f64::INFINITY; n],
+            max: vec![f64::NEG_INFINITY; n],
+        }
+    }
+
+    /// Adds one pixel's values for channels `c0 ..`.
+    pub fn add(&mut self, c0: usize, values: &[f32]) {
+        let Some(start) = c0.checked_sub(self.first) else {
+            return;
+        };
+        let end = (start + values.len()).min(self.count.len());
+        for (i, v) in (start..end).zip(values) {
+            if !v.is_finite() {
+                self.nan_count[i] += 1;
+                continue;
+            }
+            let v = f64::from(*v);
+            if self.count[i] == 0 {
+                self.shift[i] = v;
+            }
+            let d = v - self.shift[i];
+            self.count[i] += 1;
+            self.dsum[i] += d;
+            self.dsq[i] += d * d;
+            self.min[i] = self.min[i].min(v);
+            self.max[i] = self.max[i].max(v);
+        }
+    }
+
+    /// The statistics of each channel, in channel order.
+    pub fn finish(&self) -> Vec<BasicStats> {
+        (0..self.count.len())
+            .map(|i| {
+                BasicStats::from_shifted(
+                    self.count[i],
+                    self.nan_count[i],
+                    if self.count[i] == 0 {
+                        0.0
+                    } else {
+                        self.shift[i]
+                    },
+                    self.dsum[i],
+                    self.dsq[i],
+                    self.min[i],
+                    self.max[i],
+                )
+            })
+            .collect()
     }
 }

@@ -14,7 +14,7 @@ use super::ChunkError;
 use crate::analysis::histogram::Histogram;
 use crate::analysis::polarization::combine_pixels;
 use crate::analysis::region::{for_each_run, Shape};
-use crate::analysis::stats::BasicStats;
+use crate::analysis::stats::{BasicStats, PerChannel};
 use crate::image::{ImageShape, Plane};
 use crate::tiles::downsample::BlockSums;
 use crate::tiles::TileBounds;
@@ -246,6 +246,44 @@ impl Intent for RegionSpectrum {
         let region = self.region.as_deref();
         let rows = chunk.rows_touched(region);
         let width = chunk.width();
+        if let Some(order) = chunk.spectral_order(self.stokes) {
+            // In spectral order: the region's bounding box in this chunk's rows, one read, masked here.
+            chunk.check()?;
+            let (x0, x1) = match region.and_then(|r| r.bounding_box(width, chunk.height())) {
+                Some((x0, x1, _, _)) => (x0, x1),
+                None => (0, width),
+            };
+            let mut per_channel = PerChannel::new(self.channels.clone());
+            if rows.is_empty() || x0 >= x1 {
+                return Ok(per_channel.finish());
+            }
+            let bw = x1 - x0;
+            let mut inside = vec![region.is_none(); bw * rows.len()];
+            if let Some(r) = region {
+                for y in rows.clone() {
+                    let row = (y - rows.start) * bw;
+                    for (a, b) in r.row_spans(y, width) {
+                        let (a, b) = (a.max(x0), b.min(x1));
+                        if a < b {
+                            inside[row + a - x0..row + b - x0].fill(true);
+                        }
+                    }
+                }
+            }
+            let r0 = rows.start;
+            order.visit(
+                self.stokes,
+                x0..x1,
+                rows,
+                self.channels.clone(),
+                &mut |x, y, c0, values| {
+                    if inside[(y - r0) * bw + x - x0] {
+                        per_channel.add(c0, values);
+                    }
+                },
+            )?;
+            return Ok(per_channel.finish());
+        }
         let mut out = Vec::with_capacity(self.channels.len());
         for channel in self.channels.clone() {
             let plane = Plane {
@@ -290,14 +328,19 @@ impl Intent for PixelSpectrum {
             channel: 0,
             stokes: self.stokes,
         };
+        // From the spectral-order copy or index when there is one: one short read instead of one per plane.
+        let order = source.spectral_order();
+        let read = |stokes: usize| match &order {
+            Some(order) => order.spectrum(self.x, self.y, stokes, self.channels.clone()),
+            None => source.read_spectrum(self.x, self.y, stokes, self.channels.clone()),
+        };
         let Some(kind) = shape.computed(plane) else {
-            let channels = self.channels.clone();
-            return Ok(source.read_spectrum(self.x, self.y, self.stokes, channels)?);
+            return Ok(read(self.stokes)?);
         };
         let parts = shape
             .sources_of(plane)
             .into_iter()
-            .map(|p| source.read_spectrum(self.x, self.y, p.stokes, self.channels.clone()))
+            .map(|p| read(p.stokes))
             .collect::<Result<Vec<_>, _>>()?;
         let slices: Vec<&[f32]> = parts.iter().map(Vec::as_slice).collect();
         Ok(combine_pixels(kind, &slices))

@@ -18,6 +18,7 @@ use super::{ChunkError, Lane};
 use crate::analysis::polarization::combine_pixels;
 use crate::analysis::region::Shape;
 use crate::analysis::stats::BasicStats;
+use crate::image::spectral::SpectralOrder;
 use crate::image::{PixelSource, Plane};
 use crate::runtime::Counters;
 
@@ -140,6 +141,21 @@ impl ChunkAccess<'_> {
     /// The image width (a chunk holds full rows).
     pub fn width(&self) -> usize {
         self.worker.source.shape().width
+    }
+
+    /// The image height.
+    pub fn height(&self) -> usize {
+        self.worker.source.shape().height
+    }
+
+    /// The image in spectral order, for a stored Stokes index, if the source has it (a format's copy, or the
+    /// spectral-order index once ready).
+    pub fn spectral_order(&self, stokes: usize) -> Option<Arc<dyn SpectralOrder>> {
+        let shape = self.worker.source.shape();
+        if stokes >= shape.stokes {
+            return None;
+        }
+        self.worker.source.spectral_order()
     }
 
     pub fn source(&self) -> &dyn PixelSource {

@@ -138,6 +138,9 @@ layer! {
     file_list_progress_interval: f64,
     tile_cache_mb: u64,
     analysis_cache_mb: u64,
+    spectral_index: bool,
+    spectral_index_mb: u64,
+    spectral_index_folder: PathBuf,
     }, limits: LimitSettings
 }
 
@@ -277,6 +280,9 @@ impl Cli {
             file_list_progress_interval: None,
             tile_cache_mb: None,
             analysis_cache_mb: None,
+            spectral_index: None,
+            spectral_index_mb: None,
+            spectral_index_folder: None,
             limits: LimitSettings::default(),
         }
     }
@@ -322,6 +328,10 @@ pub struct Config {
     pub tile_cache_bytes: u64,
     /// Bytes of statistics and histogram results each open image may cache (0: no result caching).
     pub analysis_cache_bytes: u64,
+    /// The spectral-order index of FITS cubes: on or off, its memory budget, and its folder past the budget.
+    pub spectral_index: bool,
+    pub spectral_index_bytes: u64,
+    pub spectral_index_folder: PathBuf,
     pub limits: Limits,
 }
 
@@ -497,6 +507,16 @@ impl Config {
                 format!("{analysis_cache_mb} MB is more than 1 TB"),
             ));
         }
+        let spectral_index_mb = s.spectral_index_mb.unwrap_or(4096);
+        if spectral_index_mb > 1 << 24 {
+            return Err(bad(
+                "spectral_index_mb",
+                format!("{spectral_index_mb} MB is more than 16 TB"),
+            ));
+        }
+        let spectral_index_folder = s
+            .spectral_index_folder
+            .unwrap_or_else(|| std::env::temp_dir().join("cartaflow-index"));
         let host = s.host.unwrap_or_else(|| "0.0.0.0".to_string());
         if host.trim().is_empty() {
             return Err(bad("host", "must not be empty"));
@@ -522,6 +542,9 @@ impl Config {
             file_list_progress_interval: Duration::from_secs_f64(interval),
             tile_cache_bytes: tile_cache_mb << 20,
             analysis_cache_bytes: analysis_cache_mb << 20,
+            spectral_index: s.spectral_index.unwrap_or(true),
+            spectral_index_bytes: spectral_index_mb << 20,
+            spectral_index_folder,
             limits: Limits::from_settings(&s.limits)?,
         })
     }

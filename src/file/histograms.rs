@@ -21,7 +21,7 @@ use crate::analysis::histogram::{auto_bins, Histogram};
 use crate::analysis::stats::BasicStats;
 use crate::chunk::intent::{HistogramCounts, RegionSpectrum, Statistics};
 use crate::chunk::{ChunkError, Chunks};
-use crate::image::Plane;
+use crate::image::{Plane, StoredStatistics};
 
 use super::regions::HistogramKey;
 
@@ -36,21 +36,45 @@ pub struct ColourScale {
     pub sent: bool,
 }
 
-/// A plane's colour-scale histogram with the plane's statistics and the counts: the statistics come with the
-/// chunks as they load, then one counting pass.
+/// The stored counts of `known`, if they answer `plan` as they are (same range and bin count).
+fn stored_counts(known: Option<&StoredStatistics>, plan: HistogramPlan) -> Option<Histogram> {
+    let HistogramPlan::Counts(range) = plan else {
+        return None;
+    };
+    let bins = known?.histogram.as_ref()?;
+    let (min, max) = known?.stats.range()?;
+    (bins.len() == range.count && min == range.min && max == range.max).then(|| Histogram {
+        min,
+        max,
+        bins: bins.clone(),
+    })
+}
+
+/// A plane's colour-scale histogram with the plane's statistics and the counts: from what the source already
+/// knows (stored statistics and histogram), else the statistics come with the chunks as they load, then one
+/// counting pass.
 async fn colour_scale_pass(
     chunks: Chunks,
     ticket: Ticket,
     plane: Plane,
     bins: usize,
+    known: Option<StoredStatistics>,
 ) -> Result<(HistogramResult, BasicStats, Option<Histogram>), ChunkError> {
-    let whole = Statistics {
-        plane,
-        region: None,
-        reuse_load_stats: true,
+    let stats = match &known {
+        Some(k) => k.stats,
+        None => {
+            let whole = Statistics {
+                plane,
+                region: None,
+                reuse_load_stats: true,
+            };
+            merge_stats(chunks.ask(ticket.lane, ticket.generation, whole).await?)
+        }
     };
-    let stats = merge_stats(chunks.ask(ticket.lane, ticket.generation, whole).await?);
     let plan = HistogramPlan::new(bins, None, &stats);
+    if let Some(counts) = stored_counts(known.as_ref(), plan) {
+        return Ok((answer(plan, Some(&counts), &stats), stats, Some(counts)));
+    }
     let HistogramPlan::Counts(range) = plan else {
         return Ok((answer(plan, None, &stats), stats, None));
     };
@@ -107,7 +131,8 @@ impl FileActor {
         }
         let shape = self.source.shape();
         let bins = auto_bins(shape.width, shape.height);
-        let work = colour_scale_pass(self.chunks.clone(), ticket, plane, bins);
+        let known = self.source.known_statistics(plane);
+        let work = colour_scale_pass(self.chunks.clone(), ticket, plane, bins, known);
         ctx.spawn(work.into_actor(self).map(move |result, act, ctx| {
             act.colour.pending.remove(&plane);
             let histogram = match result {
@@ -206,10 +231,15 @@ impl FileActor {
                 Some((x0, x1, y0, y1)) => bin_count(&config, x1 - x0, y1 - y0),
                 None => bin_count(&config, shape.width, shape.height),
             };
+            let stored = (region_id == IMAGE_REGION)
+                .then(|| self.source.known_statistics(plane))
+                .flatten();
             let known = (region_id == IMAGE_REGION)
                 .then(|| self.analysis.known_plane_stats.get(&plane).copied())
-                .flatten();
-            let work = self.region_histogram(region_id, plane, bins, &config, known, ticket);
+                .flatten()
+                .or(stored.as_ref().map(|s| s.stats));
+            let work =
+                self.region_histogram(region_id, plane, bins, &config, (known, stored), ticket);
             ctx.spawn(work.into_actor(self).map(move |result, act, _| {
                 if !act.generations.is_current(ticket) {
                     return;
@@ -242,7 +272,7 @@ impl FileActor {
         plane: Plane,
         bins: usize,
         config: &HistogramConfig,
-        known: Option<BasicStats>,
+        (known, stored): (Option<BasicStats>, Option<StoredStatistics>),
         ticket: Ticket,
     ) -> impl Future<Output = Result<HistogramResult, ChunkError>> + use<> {
         let region = self.analysis.region(region_id).flatten();
@@ -261,6 +291,9 @@ impl FileActor {
             let HistogramPlan::Counts(range) = plan else {
                 return Ok(answer(plan, None, &stats));
             };
+            if let Some(counts) = stored_counts(stored.as_ref(), plan) {
+                return Ok(answer(plan, Some(&counts), &stats));
+            }
             let key = HistogramKey {
                 stats: stats_key,
                 bins: range.count,
@@ -321,12 +354,22 @@ impl FileActor {
             })
         };
         let final_message = message.clone();
+        // The cube's statistics (and maybe its histogram) may be known already: stored by the format, or
+        // taken by the spectral-order index. Then the statistics pass, or both passes, are not needed.
+        let known = self.source.known_cube_statistics(stokes);
         let work = async move {
+            if let Some(k) = &known {
+                let plan = HistogramPlan::new(bins, fixed, &k.stats);
+                if let Some(counts) = stored_counts(Some(k), plan) {
+                    return Ok(answer(plan, Some(&counts), &k.stats));
+                }
+            }
             passes.fetch_add(1, Ordering::Relaxed);
             let (lane, generation) = (ticket.lane, ticket.generation);
             let mut progress = Progress::start();
-            let mut stats = BasicStats::default();
-            for channels in channel_batches(depth, plane_len) {
+            let mut stats = known.as_ref().map(|k| k.stats).unwrap_or_default();
+            let first_pass = if known.is_some() { 0 } else { depth };
+            for channels in channel_batches(first_pass, plane_len) {
                 let end = channels.end;
                 let intent = RegionSpectrum {
                     stokes,

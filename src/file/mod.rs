@@ -42,6 +42,7 @@ use actix::{Actor, ActorContext, Context, Handler, Recipient};
 use tracing::{debug, warn};
 
 use crate::chunk::Chunks;
+use crate::image::spectral::{self, IndexSettings, IndexSlot};
 use crate::image::{PixelSource, Plane};
 use crate::runtime::Runtime;
 use generations::{Generations, Work};
@@ -52,12 +53,14 @@ pub const IMAGE_REGION: i32 = -1;
 pub const CUBE_REGION: i32 = -2;
 
 /// A file actor's own settings (from the server's configuration).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct FileSettings {
     /// Bytes of encoded tiles the image may cache.
     pub tile_cache_bytes: u64,
     /// Bytes of statistics and histogram results the image may cache (0: no result caching).
     pub analysis_cache_bytes: u64,
+    /// The spectral-order index of cubes that do not store one.
+    pub spectral_index: IndexSettings,
 }
 
 /// Sends one file's events.
@@ -85,13 +88,15 @@ pub struct FileActor {
     events: Recipient<FileEvent>,
     plane: Plane,
     generations: Generations,
-    /// Beam area in pixels for Jy/beam images (flux density = sum / area).
-    beam_area_pixels: Option<f64>,
+    /// The restoring beams (one, or one per channel and Stokes): flux density = sum / beam area.
+    beams: Vec<crate::image::Beam>,
     colour: histograms::ColourScale,
     tiles: tiles::TileState,
     cursor: cursor::CursorState,
     analysis: regions::Analysis,
     channel_map: channel_map::ChannelMapState,
+    /// This image's spectral-order index, being built or ready (held so it lives while the image is open).
+    _index: Option<Arc<IndexSlot>>,
     /// The id of the request being handled (0 outside a handler): failures found while answering it carry it.
     answering: u32,
     span: tracing::Span,
@@ -106,9 +111,11 @@ impl FileActor {
             span,
         } = context;
         let chunks = Chunks::start(source.clone(), &runtime);
+        let index = spectral::ensure(source.clone(), &settings.spectral_index);
         FileActor {
+            _index: index,
             file_id,
-            beam_area_pixels: crate::image::beams::area_pixels(source.header()),
+            beams: source.beams(),
             chunks,
             source,
             runtime,
@@ -182,6 +189,12 @@ impl FileActor {
             self.refresh_analysis(stokes_changed, ctx);
         }
         true
+    }
+
+    /// The beam area in pixels of a plane's beam, for Jy/beam images (flux density = sum / area).
+    fn beam_area(&self, plane: Plane) -> Option<f64> {
+        let beam = crate::image::beams::beam_for(&self.beams, plane.channel, plane.stokes)?;
+        crate::image::beams::area_pixels(self.source.header(), beam)
     }
 
     /// The Stokes index a coordinate selects (13 … 17 for a computed parameter), or why it cannot be served.

@@ -110,8 +110,19 @@ impl FileActor {
             return;
         };
         let shape = self.source.shape();
-        let (depth, plane_len) = (shape.depth, shape.plane_len());
-        let beam = self.beam_area_pixels;
+        // Read in spectral order (a stored copy or the index), a batch costs the region's box, not whole rows.
+        let read_len = match (&self.source.spectral_order(), &region) {
+            (Some(_), Some(r)) => r
+                .bounding_box(shape.width, shape.height)
+                .map(|(x0, x1, y0, y1)| (x1 - x0) * (y1 - y0))
+                .unwrap_or(1),
+            _ => shape.plane_len(),
+        };
+        let (depth, plane_len) = (shape.depth, read_len);
+        // Flux densities use each channel's own beam where the image has one per channel.
+        let beams: Vec<Option<f64>> = (0..depth)
+            .map(|channel| self.beam_area(Plane { channel, stokes }))
+            .collect();
         let chunks = self.chunks.clone();
         let emitter = self.emitter();
         let passes = self.analysis.passes.clone();
@@ -122,9 +133,10 @@ impl FileActor {
         let components: Vec<usize> = shape.sources_of(probe).iter().map(|p| p.stokes).collect();
         let message = move |per_component: &[Vec<BasicStats>], progress: f32| {
             let value = |k: StatKind, c: usize| {
-                let mut parts = per_component
-                    .iter()
-                    .map(|per_channel| per_channel.get(c).map(|s| stat_value(k, s, beam)));
+                let mut parts = per_component.iter().map(|per_channel| {
+                    let beam = beams.get(c).copied().flatten();
+                    per_channel.get(c).map(|s| stat_value(k, s, beam))
+                });
                 match computed {
                     None => parts.next().flatten().unwrap_or(f64::NAN),
                     Some(kind) => parts

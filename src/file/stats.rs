@@ -58,7 +58,6 @@ impl FileActor {
             return;
         };
         let ticket = self.generations.bump(&self.chunks, region_id, Work::Stats);
-        let beam = self.beam_area_pixels;
         for config in configs {
             let stokes = match self.stokes_index(config.coordinate.stokes, &config.coordinate.text)
             {
@@ -75,6 +74,7 @@ impl FileActor {
                 channel: self.plane.channel,
                 stokes,
             };
+            let beam = self.beam_area(plane);
             let work = self.plane_stats(region_id, region.clone(), plane, ticket);
             ctx.spawn(work.into_actor(self).map(move |result, act, _| {
                 if !act.generations.is_current(ticket) {

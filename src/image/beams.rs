@@ -155,13 +155,24 @@ pub fn from_table(header: &Header, data: &[u8]) -> Vec<Beam> {
         .collect()
 }
 
-/// π/(4 ln 2) · BMAJ · BMIN / |CDELT1 · CDELT2| for an image in Jy/beam with a beam, else None.
-pub fn area_pixels(header: &Header) -> Option<f64> {
+/// The beam that applies to a plane: its own (channel, Stokes) entry of a beam table (an entry for every
+/// Stokes has Stokes -1), else the image's single beam.
+pub fn beam_for(beams: &[Beam], channel: usize, stokes: usize) -> Option<&Beam> {
+    let (c, s) = (channel as i64, stokes as i64);
+    beams
+        .iter()
+        .find(|b| i64::from(b.channel) == c && (i64::from(b.stokes) == s || b.stokes < 0))
+        .or_else(|| beams.iter().find(|b| b.channel < 0))
+}
+
+/// π/(4 ln 2) · major · minor / |CDELT1 · CDELT2| (in degrees) for `beam` of an image in Jy/beam, else None:
+/// what turns a sum in Jy/beam into a flux density in Jy.
+pub fn area_pixels(header: &Header, beam: &Beam) -> Option<f64> {
     let unit = header.text("BUNIT")?.to_ascii_lowercase().replace(' ', "");
     if !unit.contains("jy/beam") {
         return None;
     }
-    let (bmaj, bmin) = (header.number("BMAJ")?, header.number("BMIN")?);
+    let (bmaj, bmin) = (beam.major_arcsec / 3600.0, beam.minor_arcsec / 3600.0);
     let (d1, d2) = (header.number("CDELT1")?, header.number("CDELT2")?);
     let area =
         std::f64::consts::PI / (4.0 * std::f64::consts::LN_2) * bmaj * bmin / (d1 * d2).abs();

@@ -195,3 +195,12 @@ pub fn read_counts(path: &Path, hdu: &str, name: &str) -> Result<(Vec<i64>, usiz
     let bins = dataset.shape().last().copied().unwrap_or(1);
     Ok((dataset.read_raw::<i64>().map_err(h5err)?, bins))
 }
+
+/// The shape of dataset `name` in group `hdu` (slowest axis first), or None when there is no such dataset.
+pub fn dataset_shape(path: &Path, hdu: &str, name: &str) -> Result<Option<Vec<usize>>, ImageError> {
+    let file = open(path)?;
+    Ok(file
+        .dataset(&format!("{hdu}/{name}"))
+        .ok()
+        .map(|d| d.shape()))
+}

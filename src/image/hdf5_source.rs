@@ -1,9 +1,11 @@
 //! IDIA-schema HDF5 images as a [`PixelSource`]: hyperslabs of `DATA` (stored slowest axis first, the reverse
 //! of FITS order), the stored mip levels `MipMaps/DATA/DATA_XY_<m>`, and the stored per-plane statistics
-//! `Statistics/XY`. The dataset's chunk shape is its native layout.
+//! `Statistics/XY` and per-cube `Statistics/XYZ`, and the spectral-order copy `SwizzledData/ZYX` (`ZYXW`) behind
+//! the [`SpectralOrder`] seam. The dataset's chunk shape is its native layout.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use hdf5::{Hyperslab, Selection, SliceOrIndex};
 
@@ -12,7 +14,9 @@ use super::source::{
     ImageShape, Layout, PixelSource, Plane, SourceIdentity, SourceInfo, SourceKind,
     StoredStatistics,
 };
+use super::spectral::{PixelVisitor, SpectralOrder};
 use super::ImageError;
+use crate::analysis::stats::BasicStats;
 
 /// One HDU group of an IDIA HDF5 file, opened.
 pub struct Hdf5Source {
@@ -20,6 +24,55 @@ pub struct Hdf5Source {
     path: PathBuf,
     mips: Vec<usize>,
     layout: Layout,
+    swizzled: Option<Arc<dyn SpectralOrder>>,
+}
+
+/// `SwizzledData/ZYX` (3D) or `ZYXW` (4D): `[stokes][x][y][channel]`, channels fastest.
+struct Swizzled {
+    path: PathBuf,
+    hdu: String,
+    name: &'static str,
+    four_d: bool,
+}
+
+impl SpectralOrder for Swizzled {
+    fn visit(
+        &self,
+        stokes: usize,
+        xs: Range<usize>,
+        ys: Range<usize>,
+        channels: Range<usize>,
+        visit: &mut PixelVisitor<'_>,
+    ) -> Result<(), ImageError> {
+        if xs.is_empty() || ys.is_empty() || channels.is_empty() {
+            return Ok(());
+        }
+        let mut parts = Vec::with_capacity(4);
+        if self.four_d {
+            parts.push(SliceOrIndex::Index(stokes));
+        } else if stokes > 0 {
+            return Err(ImageError::OutOfRange(format!("Stokes {stokes}")));
+        }
+        parts.push(SliceOrIndex::from(xs.clone()));
+        parts.push(SliceOrIndex::from(ys.clone()));
+        parts.push(SliceOrIndex::from(channels.clone()));
+        let values = h5::read_selection(
+            &self.path,
+            &self.hdu,
+            self.name,
+            Selection::from(Hyperslab::from(parts)),
+        )?;
+        let (ny, nz) = (ys.len(), channels.len());
+        for (i, spectrum) in values.chunks_exact(nz).enumerate() {
+            visit(
+                xs.start + i / ny,
+                ys.start + i % ny,
+                channels.start,
+                spectrum,
+            );
+        }
+        Ok(())
+    }
 }
 
 impl Hdf5Source {
@@ -35,7 +88,29 @@ impl Hdf5Source {
             },
             _ => Layout::Rows,
         };
+        // The copy is a spectral one only when the third axis is the channel axis.
+        let (name, four_d) = match shape.dims.len() {
+            3 => ("SwizzledData/ZYX", false),
+            _ => ("SwizzledData/ZYXW", true),
+        };
+        let expected: Vec<usize> = match shape.dims.as_slice() {
+            [w, h, d] => vec![*w, *h, *d],
+            [w, h, d, s] => vec![*s, *w, *h, *d],
+            _ => Vec::new(),
+        };
+        let swizzled = (shape.depth > 1
+            && shape.depth_axis == 3
+            && h5::dataset_shape(path, &image.hdu, name).ok().flatten() == Some(expected))
+        .then(|| {
+            Arc::new(Swizzled {
+                path: path.to_path_buf(),
+                hdu: image.hdu.clone(),
+                name,
+                four_d,
+            }) as Arc<dyn SpectralOrder>
+        });
         Ok(Hdf5Source {
+            swizzled,
             info: SourceInfo {
                 identity: SourceIdentity::of_file(path, &image.hdu)?,
                 shape,
@@ -198,13 +273,57 @@ impl PixelSource for Hdf5Source {
                     .get(start..start.checked_add(bins)?)
                     .map(<[i64]>::to_vec)
             });
+        let plane_len = self.info.shape.plane_len() as u64;
         Some(StoredStatistics {
-            min: value("MIN")?,
-            max: value("MAX")?,
-            sum: value("SUM")?,
-            sum_sq: value("SUM_SQ")?,
-            nan_count: value("NAN_COUNT")? as u64,
+            stats: stored_stats(&value, plane_len)?,
             histogram,
         })
     }
+
+    fn stored_cube_statistics(&self, stokes: usize) -> Option<StoredStatistics> {
+        let shape = &self.info.shape;
+        if shape.depth < 2 || shape.depth_axis != 3 || stokes >= shape.stokes {
+            return None;
+        }
+        let value = |name: &str| {
+            h5::read_numbers(
+                &self.path,
+                &self.info.hdu,
+                &format!("Statistics/XYZ/{name}"),
+            )
+            .ok()?
+            .get(stokes)
+            .copied()
+        };
+        let histogram = h5::read_counts(&self.path, &self.info.hdu, "Statistics/XYZ/HISTOGRAM")
+            .ok()
+            .and_then(|(counts, bins)| {
+                let start = stokes.checked_mul(bins)?;
+                counts
+                    .get(start..start.checked_add(bins)?)
+                    .map(<[i64]>::to_vec)
+            });
+        let cube_len = (shape.plane_len() * shape.depth) as u64;
+        Some(StoredStatistics {
+            stats: stored_stats(&value, cube_len)?,
+            histogram,
+        })
+    }
+
+    fn stored_spectral_order(&self) -> Option<Arc<dyn SpectralOrder>> {
+        self.swizzled.clone()
+    }
+}
+
+/// Statistics from the stored MIN, MAX, SUM, SUM_SQ and NAN_COUNT of a selection of `len` pixels.
+fn stored_stats(value: &dyn Fn(&str) -> Option<f64>, len: u64) -> Option<BasicStats> {
+    let nan_count = value("NAN_COUNT")? as u64;
+    Some(BasicStats::from_sums(
+        len.saturating_sub(nan_count),
+        nan_count,
+        value("SUM")?,
+        value("SUM_SQ")?,
+        value("MIN")?,
+        value("MAX")?,
+    ))
 }

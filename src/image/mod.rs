@@ -16,6 +16,7 @@ pub mod memory;
 mod open;
 pub mod projection;
 pub mod source;
+pub mod spectral;
 pub mod wcs;
 
 pub use info::{describe, extended_info, Description, ExtendedInfoInput};

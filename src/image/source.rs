@@ -5,13 +5,16 @@
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::computed::axis_roles;
 use super::header::Header;
+use super::spectral::{self, SpectralOrder};
 use super::ImageError;
 use crate::analysis::polarization::ComputedStokes;
+use crate::analysis::stats::BasicStats;
 
 /// A plane of an image: (channel, Stokes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -286,15 +289,11 @@ pub struct Beam {
     pub pa_deg: f64,
 }
 
-/// Statistics a format stores for a plane (IDIA HDF5 `Statistics/XY`), so they need no pass over pixels.
+/// Statistics known for a plane or a cube without a pass over its pixels (IDIA HDF5 `Statistics/XY` and
+/// `Statistics/XYZ`, or the spectral-order index of a FITS cube).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredStatistics {
-    pub min: f64,
-    pub max: f64,
-    pub sum: f64,
-    pub sum_sq: f64,
-    /// Non-finite pixels.
-    pub nan_count: u64,
+    pub stats: BasicStats,
     /// Counts over [min, max] in `int(max(sqrt(W·H), 2))` bins, when stored.
     pub histogram: Option<Vec<i64>>,
 }
@@ -406,15 +405,52 @@ pub trait PixelSource: Send + Sync {
         None
     }
 
+    /// Statistics the format stores for the whole cube of one Stokes, if it stores any.
+    fn stored_cube_statistics(&self, _stokes: usize) -> Option<StoredStatistics> {
+        None
+    }
+
+    /// The spectral-order copy the format stores (IDIA HDF5 `SwizzledData`), if any.
+    fn stored_spectral_order(&self) -> Option<Arc<dyn SpectralOrder>> {
+        None
+    }
+
     /// The restoring beams (one for the whole image, or one per channel and Stokes); empty without a beam.
     fn beams(&self) -> Vec<Beam> {
         super::beams::from_header(self.header())
     }
 }
 
-impl dyn PixelSource {
+impl dyn PixelSource + '_ {
     /// Rows `rows` of `plane` without a visitor.
     pub fn rows(&self, plane: Plane, rows: Range<usize>) -> Result<Vec<f32>, ImageError> {
         self.read_rows(plane, rows, &mut |_| {})
+    }
+
+    /// The image in spectral order: the format's own copy, else the spectral-order index once it is ready.
+    pub fn spectral_order(&self) -> Option<Arc<dyn SpectralOrder>> {
+        self.stored_spectral_order().or_else(|| {
+            spectral::ready(self.identity()).map(|index| index as Arc<dyn SpectralOrder>)
+        })
+    }
+
+    /// A stored plane's statistics without reading it: stored by the format, or taken by the index.
+    pub fn known_statistics(&self, plane: Plane) -> Option<StoredStatistics> {
+        if !self.shape().stores(plane) {
+            return None;
+        }
+        self.stored_statistics(plane).or_else(|| {
+            spectral::ready(self.identity()).and_then(|index| index.plane(plane).cloned())
+        })
+    }
+
+    /// One Stokes's cube statistics without reading it: stored by the format, or taken by the index.
+    pub fn known_cube_statistics(&self, stokes: usize) -> Option<StoredStatistics> {
+        if stokes >= self.shape().stokes {
+            return None;
+        }
+        self.stored_cube_statistics(stokes).or_else(|| {
+            spectral::ready(self.identity()).and_then(|index| index.cube(stokes).cloned())
+        })
     }
 }

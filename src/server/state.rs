@@ -1,6 +1,7 @@
 //! What the HTTP side holds for the whole process: the configuration, the shared runtime it built, and the
 //! settings every session is started with.
 
+use crate::image::spectral::IndexSettings;
 use std::sync::Arc;
 
 use crate::browse::Confinement;
@@ -33,6 +34,11 @@ impl AppState {
             file: FileSettings {
                 tile_cache_bytes: config.tile_cache_bytes,
                 analysis_cache_bytes: config.analysis_cache_bytes,
+                spectral_index: IndexSettings {
+                    enabled: config.spectral_index,
+                    memory_budget: config.spectral_index_bytes,
+                    folder: config.spectral_index_folder.clone(),
+                },
             },
         });
         Ok(Arc::new(AppState {

@@ -90,7 +90,7 @@ impl SessionActor {
             tracing::info_span!(parent: &self.span, "file", id = file_id, path = %path.relative);
         let context = FileContext {
             runtime: self.runtime.clone(),
-            settings: self.settings.file,
+            settings: self.settings.file.clone(),
             events: ctx.address().recipient(),
             span,
         };
