@@ -9,6 +9,12 @@
 //!   (CARTAFLOW_ANALYSIS_CACHE_MB=0) every answer is a real pass ("in memory").
 //! - `cursor URL DIR FILE N`: opens FILE, sets x/y spatial requirements, then N times moves the cursor and
 //!   waits for its SPATIAL_PROFILE_DATA; prints round-trip percentiles.
+//! - `cube URL HEALTH DIR FILE N RATE`: cube work in one session (the file stays open throughout, so its
+//!   spectral-order index lives): N cursor spectra at random pixels right after open, then (once `/health` at
+//!   HEALTH, `host:port`, reports the index ready, or at once for a file that stores its own copy) N more, three
+//!   100×100 region spectra (mean), the per-cube histogram, and an animation over every channel at RATE frames
+//!   per second with the tiles of the whole image at full resolution, acknowledged as the frontend does, for 10 s.
+//!   Prints percentiles, seconds and the frames per second sustained.
 //! - `limit-memory BYTES THREADS RUNS`: seconds for THREADS threads to read BYTES of memory once (median).
 //! - `read FILE`: seconds to read FILE once sequentially (cold when the harness has evicted it).
 
@@ -157,6 +163,210 @@ impl Client {
     }
 }
 
+/// Percentiles of seconds as JSON.
+fn percentiles(mut v: Vec<f64>) -> String {
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        v.get(((v.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    format!(
+        "{{\"p50\":{:.6},\"p99\":{:.6},\"max\":{:.6},\"n\":{}}}",
+        at(0.5),
+        at(0.99),
+        at(1.0),
+        v.len()
+    )
+}
+
+/// `GET /health` on `host:port`, parsed.
+fn health(host: &str) -> serde_json::Value {
+    use std::io::Write;
+    let Ok(mut s) = std::net::TcpStream::connect(host) else {
+        return serde_json::Value::Null;
+    };
+    let _ = write!(s, "GET /health HTTP/1.0\r\nHost: {host}\r\n\r\n");
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    text.split_once("\r\n\r\n")
+        .and_then(|(_, body)| serde_json::from_str(body).ok())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// A small deterministic generator for the random positions (the same in every run).
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) as usize) % n.max(1)
+    }
+}
+
+impl Client {
+    async fn cursor_spectrum(&mut self, x: usize, y: usize) -> f64 {
+        let start = Instant::now();
+        let cursor = pb::SetCursor {
+            file_id: 0,
+            point: Some(pb::Point {
+                x: x as f32,
+                y: y as f32,
+            }),
+            spatial_requirements: None,
+        };
+        self.send(EventType::SetCursor, &cursor).await;
+        self.wait(EventType::SpectralProfileData, |p| {
+            pb::SpectralProfileData::decode(p).is_ok_and(|d| d.region_id == 0 && d.progress >= 1.0)
+        })
+        .await;
+        start.elapsed().as_secs_f64()
+    }
+
+    async fn region_spectrum(&mut self, region_id: i32, x: f32, y: f32) -> (i32, f64) {
+        let set = pb::SetRegion {
+            file_id: 0,
+            region_id,
+            region_info: Some(pb::RegionInfo {
+                region_type: pb::RegionType::Rectangle as i32,
+                control_points: vec![pb::Point { x, y }, pb::Point { x: 100.0, y: 100.0 }],
+                rotation: 0.0,
+            }),
+            preview_region: false,
+        };
+        let start = Instant::now();
+        self.send(EventType::SetRegion, &set).await;
+        let ack = pb::SetRegionAck::decode(
+            self.wait(EventType::SetRegionAck, |_| true)
+                .await
+                .as_slice(),
+        )
+        .unwrap_or_default();
+        let id = ack.region_id;
+        let req = pb::SetSpectralRequirements {
+            file_id: 0,
+            region_id: id,
+            spectral_profiles: vec![pb::set_spectral_requirements::SpectralConfig {
+                coordinate: "z".into(),
+                stats_types: vec![pb::StatsType::Mean as i32],
+            }],
+        };
+        self.send(EventType::SetSpectralRequirements, &req).await;
+        self.wait(EventType::SpectralProfileData, |p| {
+            pb::SpectralProfileData::decode(p).is_ok_and(|d| d.region_id == id && d.progress >= 1.0)
+        })
+        .await;
+        (id, start.elapsed().as_secs_f64())
+    }
+
+    async fn cube_histogram(&mut self) -> f64 {
+        let req = pb::SetHistogramRequirements {
+            file_id: 0,
+            region_id: -2,
+            histograms: vec![pb::HistogramConfig {
+                coordinate: "z".into(),
+                channel: -2,
+                fixed_num_bins: false,
+                num_bins: -1,
+                fixed_bounds: false,
+                bounds: None,
+            }],
+        };
+        let start = Instant::now();
+        self.send(EventType::SetHistogramRequirements, &req).await;
+        self.wait(EventType::RegionHistogramData, |p| {
+            pb::RegionHistogramData::decode(p).is_ok_and(|d| d.region_id == -2 && d.progress >= 1.0)
+        })
+        .await;
+        start.elapsed().as_secs_f64()
+    }
+
+    /// Frames per second sustained over `seconds` of animation at `rate`, the whole image's full-resolution
+    /// tiles in each frame.
+    async fn animate(
+        &mut self,
+        width: usize,
+        height: usize,
+        depth: usize,
+        rate: i32,
+        seconds: f64,
+    ) -> (f64, usize) {
+        let layer = {
+            let mut l = 0;
+            while (256usize << l) < width.max(height) {
+                l += 1;
+            }
+            l
+        };
+        let tiles: Vec<i32> = (0..height.div_ceil(256))
+            .flat_map(|y| {
+                (0..width.div_ceil(256)).map(move |x| ((layer << 24) | (y << 12) | x) as i32)
+            })
+            .collect();
+        let frame = |channel: i32| Some(pb::AnimationFrame { channel, stokes: 0 });
+        let start = pb::StartAnimation {
+            file_id: 0,
+            first_frame: frame(0),
+            start_frame: frame(0),
+            last_frame: frame(depth as i32 - 1),
+            delta_frame: frame(1),
+            frame_rate: rate,
+            looping: true,
+            reverse: false,
+            required_tiles: Some(pb::AddRequiredTiles {
+                file_id: 0,
+                tiles,
+                compression_type: pb::CompressionType::Zfp as i32,
+                compression_quality: 11.0,
+                current_tiles: Vec::new(),
+            }),
+            matched_frames: Default::default(),
+            stokes_indices: vec![0],
+        };
+        self.send(EventType::StartAnimation, &start).await;
+        let ack = pb::StartAnimationAck::decode(
+            self.wait(EventType::StartAnimationAck, |_| true)
+                .await
+                .as_slice(),
+        )
+        .unwrap_or_default();
+        let began = Instant::now();
+        let mut frames = 0usize;
+        while began.elapsed().as_secs_f64() < seconds {
+            let sync = pb::RasterTileSync::decode(
+                self.wait(EventType::RasterTileSync, |p| {
+                    pb::RasterTileSync::decode(p)
+                        .is_ok_and(|s| s.end_sync && s.animation_id == ack.animation_id)
+                })
+                .await
+                .as_slice(),
+            )
+            .unwrap_or_default();
+            frames += 1;
+            let flow = pb::AnimationFlowControl {
+                file_id: 0,
+                received_frame: frame(sync.channel),
+                animation_id: ack.animation_id,
+                timestamp: 0,
+            };
+            self.send(EventType::AnimationFlowControl, &flow).await;
+        }
+        let fps = frames as f64 / began.elapsed().as_secs_f64();
+        self.send(
+            EventType::StopAnimation,
+            &pb::StopAnimation {
+                file_id: 0,
+                end_frame: frame(0),
+            },
+        )
+        .await;
+        (fps, frames)
+    }
+}
+
 fn arg(args: &[String], i: usize) -> &str {
     args.get(i).map(String::as_str).unwrap_or_else(|| {
         fail(format!(
@@ -192,6 +402,84 @@ async fn main() {
                 other => fail(format!("unknown measurement {other}")),
             }
             println!("{{\"seconds\":{:.6}}}", start.elapsed().as_secs_f64());
+        }
+        "cube" => {
+            let (url, host, dir, file) =
+                (arg(&args, 2), arg(&args, 3), arg(&args, 4), arg(&args, 5));
+            let n: usize = arg(&args, 6).parse().unwrap_or(50);
+            let rate: i32 = arg(&args, 7).parse().unwrap_or(30);
+            let mut c = Client::connect(url).await;
+            let opened = Instant::now();
+            let open = pb::OpenFile {
+                directory: dir.into(),
+                file: file.into(),
+                file_id: 0,
+                ..Default::default()
+            };
+            c.send(EventType::OpenFile, &open).await;
+            let ack =
+                pb::OpenFileAck::decode(c.wait(EventType::OpenFileAck, |_| true).await.as_slice())
+                    .unwrap_or_default();
+            if !ack.success {
+                fail(format!("open {file}: {}", ack.message));
+            }
+            let info = ack.file_info_extended.unwrap_or_default();
+            let (w, h, d) = (
+                info.width as usize,
+                info.height as usize,
+                info.depth as usize,
+            );
+            let req = pb::SetSpectralRequirements {
+                file_id: 0,
+                region_id: 0,
+                spectral_profiles: vec![pb::set_spectral_requirements::SpectralConfig {
+                    coordinate: "z".into(),
+                    stats_types: vec![pb::StatsType::Sum as i32],
+                }],
+            };
+            c.send(EventType::SetSpectralRequirements, &req).await;
+            let mut rng = Lcg(7);
+            let mut cold = Vec::new();
+            for _ in 0..n {
+                let (x, y) = (rng.below(w), rng.below(h));
+                cold.push(c.cursor_spectrum(x, y).await);
+            }
+            // Until the index is ready (a file with its own spectral-order copy builds none).
+            let waited = Instant::now();
+            loop {
+                let hv = health(host);
+                let ready = hv["spectral_indexes_ready"].as_u64().unwrap_or(0);
+                let building = hv["spectral_indexes_building"].as_u64().unwrap_or(0);
+                if ready > 0 || building == 0 || waited.elapsed() > Duration::from_secs(1200) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let index_ready = opened.elapsed().as_secs_f64();
+            let mut warm = Vec::new();
+            for _ in 0..n {
+                let (x, y) = (rng.below(w), rng.below(h));
+                warm.push(c.cursor_spectrum(x, y).await);
+            }
+            let mut regions = Vec::new();
+            let mut id = -1;
+            for i in 0..3 {
+                let (x, y) = (
+                    w as f32 / 2.0 + 37.0 * i as f32,
+                    h as f32 / 2.0 - 23.0 * i as f32,
+                );
+                let (got, secs) = c.region_spectrum(id, x, y).await;
+                id = got;
+                regions.push(secs);
+            }
+            let cube = c.cube_histogram().await;
+            let (fps, frames) = c.animate(w, h, d, rate, 10.0).await;
+            println!(
+                "{{\"cursor_cold\":{},\"index_ready_seconds\":{index_ready:.3},\"cursor_warm\":{},\"region_spectrum\":{},\"cube_histogram\":{cube:.6},\"animation_fps\":{fps:.3},\"animation_frames\":{frames},\"animation_rate\":{rate}}}",
+                percentiles(cold),
+                percentiles(warm),
+                list(&regions)
+            );
         }
         "memory" => {
             let (url, dir, file) = (arg(&args, 2), arg(&args, 3), arg(&args, 4));

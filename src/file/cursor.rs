@@ -57,7 +57,17 @@ impl FileActor {
         };
         self.cursor.busy = true;
         let plane = self.plane;
-        let configs = self.cursor.configs.clone();
+        // Profiles of the Stokes shown (named plainly or by that Stokes); the others wait until it is shown.
+        let configs: Vec<SpatialConfig> = self
+            .cursor
+            .configs
+            .iter()
+            .filter(|c| {
+                self.stokes_index(c.coordinate.stokes, &c.coordinate.text)
+                    .is_ok_and(|s| s == plane.stokes)
+            })
+            .cloned()
+            .collect();
         let wants_column = configs.iter().any(|c| c.axis == ProfileAxis::Y);
         let ticket = self.generations.current(CURSOR_REGION, Work::Cursor);
         let row = self.chunks.ask(
@@ -160,6 +170,12 @@ impl Handler<SetSpatialRequirements> for FileActor {
     type Result = ();
 
     fn handle(&mut self, msg: SetSpatialRequirements, ctx: &mut Context<Self>) {
+        for c in &msg.configs {
+            // A Stokes not shown yet is kept: the frontend may name the Stokes it is about to show.
+            if let Err(e) = self.stokes_index(c.coordinate.stokes, &c.coordinate.text) {
+                self.fail(Area::Cursor, format!("Spatial profile: {e}"));
+            }
+        }
         self.cursor.configs = msg.configs;
         self.refresh_cursor(ctx);
     }

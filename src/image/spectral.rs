@@ -264,6 +264,21 @@ pub fn ready(identity: &SourceIdentity) -> Option<Arc<SpectralIndex>> {
     registry.get(identity)?.upgrade()?.ready()
 }
 
+/// Spectral-order indexes held now: (being built, ready), for `/health`.
+pub fn counts() -> (usize, usize) {
+    let Ok(registry) = registry().lock() else {
+        return (0, 0);
+    };
+    registry
+        .values()
+        .filter_map(Weak::upgrade)
+        .fold((0, 0), |(b, r), slot| match slot.state() {
+            IndexState::Building { .. } => (b + 1, r),
+            IndexState::Ready(_) => (b, r + 1),
+            IndexState::Failed(_) => (b, r),
+        })
+}
+
 /// The index of `source`'s image, started in the background if no file holds one yet. None when indexing is
 /// off, the image has a single channel or the source already stores a spectral-order copy.
 pub fn ensure(source: Arc<dyn PixelSource>, settings: &IndexSettings) -> Option<Arc<IndexSlot>> {

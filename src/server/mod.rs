@@ -76,6 +76,8 @@ async fn health(state: web::Data<Arc<AppState>>) -> HttpResponse {
         "pixel_bytes": crate::chunk::store::ChunkStore::global().bytes_held(),
         "rss_bytes": resident_bytes(),
         "region_channel_reads": counters.channel_reads(),
+        "spectral_indexes_building": crate::image::spectral::counts().0,
+        "spectral_indexes_ready": crate::image::spectral::counts().1,
     }))
 }
 

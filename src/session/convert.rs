@@ -145,7 +145,7 @@ pub fn spectral_configs(
         .collect()
 }
 
-/// Cursor profiles ("x", "y"); profiles of another Stokes are refused until they are implemented.
+/// Cursor profiles ("x", "y", or qualified by a Stokes parameter: "Qx", "Ptotaly").
 pub fn spatial_configs(
     msg: &pb::SetSpatialRequirements,
     limits: &Limits,
@@ -158,13 +158,9 @@ pub fn spatial_configs(
     msg.spatial_profiles
         .iter()
         .map(|c| {
+            // A Stokes-qualified coordinate ("Ptotalx") is how the frontend names the Stokes shown; the file
+            // answers it for that Stokes (profiles of a Stokes not shown come with issue 15).
             let (coordinate, axis) = coordinate(&c.coordinate, &['x', 'y'])?;
-            if coordinate.stokes != StokesChoice::Current {
-                return Err(format!(
-                    "spatial profiles of another Stokes ('{}') are not available yet",
-                    c.coordinate
-                ));
-            }
             let number = |name: &str, v: i32| {
                 usize::try_from(v).map_err(|_| format!("spatial profile {name} {v} is negative"))
             };

@@ -48,7 +48,12 @@ impl SessionActor {
             if has_contours(&image.contour_settings) {
                 notes.push(format!("'{name}': contours are not available yet"));
             }
-            if image.vector_overlay_settings.is_some() {
+            // The frontend sends an empty message when no overlay is on; an overlay in use has its image bounds.
+            if image
+                .vector_overlay_settings
+                .as_ref()
+                .is_some_and(|v| v.image_bounds.is_some())
+            {
                 notes.push(format!("'{name}': vector overlays are not available yet"));
             }
             match self.start_open(
@@ -129,6 +134,13 @@ impl SessionActor {
         let mut regions: Vec<_> = image.regions.iter().collect();
         regions.sort_by_key(|(id, _)| **id);
         for (id, info) in regions {
+            if *id == 0 {
+                // Region 0 is the cursor: it comes back as the cursor position.
+                if let Some(p) = info.control_points.first() {
+                    actor.do_send(file::SetCursor { x: p.x, y: p.y });
+                }
+                continue;
+            }
             if let Err(e) = self.regions.check_points(info.control_points.len()) {
                 problems.push(format!("region {id} of '{}': {e}", image.file));
                 continue;

@@ -115,7 +115,9 @@ export function generateSamples() {
 }
 
 export async function startServer(workDir, token, extraArgs = [], topFolder = SAMPLES) {
-  const args = ['--host', '127.0.0.1', '--port', '0', '--top-level-folder', topFolder, '--token', token,
+  // A port given in extraArgs (a restart on the same port) replaces the OS-chosen one.
+  const port = extraArgs.includes('--port') ? [] : ['--port', '0'];
+  const args = ['--host', '127.0.0.1', ...port, '--top-level-folder', topFolder, '--token', token,
     '--frontend-folder', path.join(REPO, 'frontend'), '--log-level', 'info', ...extraArgs];
   // cwd = an empty temp dir, so no config/cartaflow.toml from wherever the test is run is picked up.
   // Own process group, so a wrapper script given as CARTAFLOW_BIN is stopped together with what it started.
