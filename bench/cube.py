@@ -231,7 +231,8 @@ def write_report(out, res):
         "",
         "The FITS cube's per-cube histogram is asked once the index is ready, so it comes from the statistics "
         "and histogram the index pass collected (like the HDF5 file's stored Statistics/XYZ); a region "
-        "spectrum on the FITS cube reads the index, in spectral order. Timings include the WebSocket round trip.",
+        "spectrum on the FITS cube reads the index, in spectral order. Timings include the WebSocket round trip; "
+        "a region spectrum is timed from SET_SPECTRAL_REQUIREMENTS (its region already set) to the complete profile.",
     ]
     with open(os.path.join(out, "cube.md"), "w") as f:
         f.write("\n".join(lines) + "\n")

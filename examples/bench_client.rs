@@ -237,7 +237,6 @@ impl Client {
             }),
             preview_region: false,
         };
-        let start = Instant::now();
         self.send(EventType::SetRegion, &set).await;
         let ack = pb::SetRegionAck::decode(
             self.wait(EventType::SetRegionAck, |_| true)
@@ -246,6 +245,8 @@ impl Client {
         )
         .unwrap_or_default();
         let id = ack.region_id;
+        // From the spectral requirement to the complete profile (the region is set and acknowledged first).
+        let start = Instant::now();
         let req = pb::SetSpectralRequirements {
             file_id: 0,
             region_id: id,
@@ -320,7 +321,8 @@ impl Client {
                 file_id: 0,
                 tiles,
                 compression_type: pb::CompressionType::Zfp as i32,
-                compression_quality: 11.0,
+                // The 6.0.0 frontend's default animation quality (its preference "animationCompressionQuality").
+                compression_quality: 9.0,
                 current_tiles: Vec::new(),
             }),
             matched_frames: Default::default(),
@@ -461,15 +463,14 @@ async fn main() {
                 let (x, y) = (rng.below(w), rng.below(h));
                 warm.push(c.cursor_spectrum(x, y).await);
             }
+            // A new region each time: a moved region would have its spectrum recomputed on SET_REGION already.
             let mut regions = Vec::new();
-            let mut id = -1;
-            for i in 0..3 {
+            for i in 0..5 {
                 let (x, y) = (
                     w as f32 / 2.0 + 37.0 * i as f32,
                     h as f32 / 2.0 - 23.0 * i as f32,
                 );
-                let (got, secs) = c.region_spectrum(id, x, y).await;
-                id = got;
+                let (_, secs) = c.region_spectrum(-1, x, y).await;
                 regions.push(secs);
             }
             let cube = c.cube_histogram().await;

@@ -48,22 +48,18 @@ fn check_order(what: &str, source: &dyn PixelSource, order: &dyn SpectralOrder) 
                 xs.clone(),
                 ys.clone(),
                 channels.clone(),
-                &mut |x, y, c0, values| {
-                    for (i, v) in values.iter().enumerate() {
-                        let plane = Plane {
-                            channel: c0 + i,
-                            stokes,
-                        };
-                        let want = source
-                            .read_hyperslab(plane, x..x + 1, y..y + 1)
-                            .expect("pixel");
-                        assert_eq!(
-                            v.to_bits(),
-                            want[0].to_bits(),
-                            "{what}: ({x},{y},{})",
-                            c0 + i
-                        );
-                        seen += 1;
+                &mut |run| {
+                    for p in 0..run.len() {
+                        let (x, y) = run.at(p);
+                        for (i, v) in run.pixel(p).iter().enumerate() {
+                            let c = run.c0 + i;
+                            let plane = Plane { channel: c, stokes };
+                            let want = source
+                                .read_hyperslab(plane, x..x + 1, y..y + 1)
+                                .expect("pixel");
+                            assert_eq!(v.to_bits(), want[0].to_bits(), "{what}: ({x},{y},{c})");
+                            seen += 1;
+                        }
                     }
                 },
             )

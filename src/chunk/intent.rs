@@ -159,6 +159,36 @@ impl Intent for TileSums {
     }
 }
 
+/// A full-resolution tile's pixels in this chunk's rows: `(first image row, rows × tile width values)`. At mip 1
+/// there is nothing to average, so the rows are copied as they are (no sums, counts or division).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TileRows {
+    pub plane: Plane,
+    pub bounds: TileBounds,
+}
+
+impl Intent for TileRows {
+    type Partial = (usize, Vec<f32>);
+
+    fn rows(&self, _: &ImageShape) -> Range<usize> {
+        self.bounds.y0..self.bounds.y1
+    }
+
+    fn compute(&self, chunk: &mut ChunkAccess<'_>) -> Result<(usize, Vec<f32>), ChunkError> {
+        let pixels = chunk.plane(self.plane)?;
+        let (w, rows) = (chunk.width(), chunk.rows());
+        let b = self.bounds;
+        let (y0, y1) = (b.y0.max(rows.start), b.y1.min(rows.end));
+        let px = pixels.pixels();
+        let mut out = Vec::with_capacity(y1.saturating_sub(y0) * (b.x1 - b.x0));
+        for y in y0..y1 {
+            let row = (y - rows.start) * w;
+            out.extend_from_slice(&px[row + b.x0..row + b.x1]);
+        }
+        Ok((y0, out))
+    }
+}
+
 /// A tile read from a stored mip level: columns `xs`, rows `ys` in mip pixels. One chunk (the one holding the
 /// tile's first row) answers it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -271,15 +301,23 @@ impl Intent for RegionSpectrum {
                 }
             }
             let r0 = rows.start;
+            let mut mask = Vec::new();
             order.visit(
                 self.stokes,
                 x0..x1,
                 rows,
                 self.channels.clone(),
-                &mut |x, y, c0, values| {
-                    if inside[(y - r0) * bw + x - x0] {
-                        per_channel.add(c0, values);
-                    }
+                &mut |run| {
+                    let n = run.len();
+                    let at = (run.y - r0) * bw + run.x - x0;
+                    let run_mask = if run.along_x {
+                        &inside[at..at + n]
+                    } else {
+                        mask.clear();
+                        mask.extend((0..n).map(|i| inside[at + i * bw]));
+                        &mask[..]
+                    };
+                    per_channel.add_run(run, run_mask);
                 },
             )?;
             return Ok(per_channel.finish());

@@ -18,7 +18,7 @@ use super::events::{Event, TileData, TileSync};
 use super::generations::{Ticket, Work};
 use super::requirements::{RemoveTiles, TileBatch};
 use super::{FileActor, IMAGE_REGION};
-use crate::chunk::intent::{StoredMip, TileSums};
+use crate::chunk::intent::{StoredMip, TileRows, TileSums};
 use crate::chunk::ChunkError;
 use crate::image::{ImageError, Plane};
 use crate::tiles::downsample::BlockSums;
@@ -276,6 +276,20 @@ impl FileActor {
                     .into_iter()
                     .next()
                     .unwrap_or_default()
+            } else if bounds.mip == 1 {
+                // Full resolution: the chunks' rows of the tile, put together in place.
+                let parts = chunks
+                    .ask(lane, generation, TileRows { plane, bounds })
+                    .await?;
+                let width = bounds.x1 - bounds.x0;
+                let mut tile = vec![f32::NAN; width * (bounds.y1 - bounds.y0)];
+                for (row0, rows) in parts {
+                    let at = (row0 - bounds.y0) * width;
+                    if let Some(dst) = tile.get_mut(at..at + rows.len()) {
+                        dst.copy_from_slice(&rows);
+                    }
+                }
+                tile
             } else {
                 let parts = chunks
                     .ask(lane, generation, TileSums { plane, bounds })

@@ -14,7 +14,7 @@ use super::source::{
     ImageShape, Layout, PixelSource, Plane, SourceIdentity, SourceInfo, SourceKind,
     StoredStatistics,
 };
-use super::spectral::{PixelVisitor, SpectralOrder};
+use super::spectral::{Run, RunVisitor, SpectralOrder};
 use super::ImageError;
 use crate::analysis::stats::BasicStats;
 
@@ -42,7 +42,7 @@ impl SpectralOrder for Swizzled {
         xs: Range<usize>,
         ys: Range<usize>,
         channels: Range<usize>,
-        visit: &mut PixelVisitor<'_>,
+        visit: &mut RunVisitor<'_>,
     ) -> Result<(), ImageError> {
         if xs.is_empty() || ys.is_empty() || channels.is_empty() {
             return Ok(());
@@ -62,14 +62,19 @@ impl SpectralOrder for Swizzled {
             self.name,
             Selection::from(Hyperslab::from(parts)),
         )?;
+        // One run per column: its rows, channels fastest.
         let (ny, nz) = (ys.len(), channels.len());
-        for (i, spectrum) in values.chunks_exact(nz).enumerate() {
-            visit(
-                xs.start + i / ny,
-                ys.start + i % ny,
-                channels.start,
-                spectrum,
-            );
+        for (i, column) in values.chunks_exact(ny * nz).enumerate() {
+            visit(&Run {
+                x: xs.start + i,
+                y: ys.start,
+                along_x: false,
+                c0: channels.start,
+                channels: nz,
+                stride: nz,
+                offset: 0,
+                values: column,
+            });
         }
         Ok(())
     }

@@ -29,21 +29,60 @@ use crate::analysis::stats::BasicStats;
 /// Channels per block of the index: 16 float32 values are one 64-byte cache line per pixel.
 pub const BLOCK_CHANNELS: usize = 16;
 
-/// Called with `(x, y, first channel, values)` for each piece of a pixel's spectrum.
-pub type PixelVisitor<'a> = dyn FnMut(usize, usize, usize, &[f32]) + 'a;
+/// A run of pixels in spectral order: pixel `i` is at (x + i, y) (`along_x`) or (x, y + i), and its values for
+/// channels `c0 .. c0 + channels` are `values[i * stride + offset ..][.. channels]`.
+pub struct Run<'a> {
+    pub x: usize,
+    pub y: usize,
+    pub along_x: bool,
+    pub c0: usize,
+    pub channels: usize,
+    pub stride: usize,
+    pub offset: usize,
+    pub values: &'a [f32],
+}
+
+impl Run<'_> {
+    /// Pixels in the run.
+    pub fn len(&self) -> usize {
+        self.values.len() / self.stride.max(1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Position of pixel `i`.
+    pub fn at(&self, i: usize) -> (usize, usize) {
+        if self.along_x {
+            (self.x + i, self.y)
+        } else {
+            (self.x, self.y + i)
+        }
+    }
+
+    /// Values of pixel `i` for the run's channels.
+    pub fn pixel(&self, i: usize) -> &[f32] {
+        let start = i * self.stride + self.offset;
+        &self.values[start..start + self.channels]
+    }
+}
+
+/// Called with each run of pixels.
+pub type RunVisitor<'a> = dyn FnMut(&Run<'_>) + 'a;
 
 /// Pixels of one Stokes in spectral order.
 pub trait SpectralOrder: Send + Sync {
     /// Shows every pixel of columns `xs` × rows `ys` of Stokes `stokes` with its values in channels `channels`
-    /// to `visit` as `(x, y, first channel, values)`; a pixel's channels may come in several pieces, each
-    /// piece in channel order. Pixels come in no particular order.
+    /// to `visit`, in runs of pixels; a pixel's channels may come in several runs (pieces of its spectrum), each
+    /// in channel order. Runs come in no particular order.
     fn visit(
         &self,
         stokes: usize,
         xs: Range<usize>,
         ys: Range<usize>,
         channels: Range<usize>,
-        visit: &mut PixelVisitor<'_>,
+        visit: &mut RunVisitor<'_>,
     ) -> Result<(), ImageError>;
 }
 
@@ -58,9 +97,12 @@ impl dyn SpectralOrder + '_ {
     ) -> Result<Vec<f32>, ImageError> {
         let first = channels.start;
         let mut out = vec![f32::NAN; channels.len()];
-        self.visit(stokes, x..x + 1, y..y + 1, channels, &mut |_, _, c0, v| {
-            if let Some(dst) = out.get_mut(c0 - first..c0 - first + v.len()) {
-                dst.copy_from_slice(v);
+        self.visit(stokes, x..x + 1, y..y + 1, channels, &mut |run| {
+            for i in 0..run.len() {
+                let v = run.pixel(i);
+                if let Some(dst) = out.get_mut(run.c0 - first..run.c0 - first + v.len()) {
+                    dst.copy_from_slice(v);
+                }
             }
         })?;
         Ok(out)
@@ -179,7 +221,7 @@ impl SpectralOrder for SpectralIndex {
         xs: Range<usize>,
         ys: Range<usize>,
         channels: Range<usize>,
-        visit: &mut PixelVisitor<'_>,
+        visit: &mut RunVisitor<'_>,
     ) -> Result<(), ImageError> {
         if xs.end > self.width
             || ys.end > self.height
@@ -204,10 +246,17 @@ impl SpectralOrder for SpectralIndex {
             let hi = channels.end.min(c0 + len) - c0;
             for y in ys.clone() {
                 let offset = base + (y * self.width + xs.start) * len;
-                let run = self.run(offset, xs.len() * len, &mut buffer)?;
-                for (i, pixel) in run.chunks_exact(len).enumerate() {
-                    visit(xs.start + i, y, c0 + lo, &pixel[lo..hi]);
-                }
+                let values = self.run(offset, xs.len() * len, &mut buffer)?;
+                visit(&Run {
+                    x: xs.start,
+                    y,
+                    along_x: true,
+                    c0: c0 + lo,
+                    channels: hi - lo,
+                    stride: len,
+                    offset: lo,
+                    values,
+                });
             }
         }
         Ok(())
