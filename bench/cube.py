@@ -10,7 +10,7 @@ Statistics (scripts/common_fits.write_idia). Measured:
 
   cartaflow (its WebSocket protocol, examples/bench_client `cube`): cursor spectra at random pixels right after
   open, then once the spectral-order index is ready (FITS) or at once (HDF5, SwizzledData); the time until the
-  index is ready; three 100x100 region spectra (mean); the per-cube histogram; animation frame rate at the
+  index is ready; five 100x100 region spectra (mean), each asked twice; the per-cube histogram; animation frame rate at the
   frontend's full-resolution tile load.
   astropy (memmap): cursor spectra data[:, y, x]; a 100x100 region's bytes read once (the region-spectrum
   target); np.nanmean over the region; one pass over the cube (np.nansum by planes, the cube-histogram target);
@@ -134,7 +134,7 @@ def astropy_peer(args, name, w, h, d):
         np.array(data[:, y, x])
         warm.append(time.perf_counter() - t)
     region_bytes, region_mean = [], []
-    for i in range(3):
+    for i in range(5):
         x0, y0 = int(w / 2 + 37 * i - 50), int(h / 2 - 23 * i - 50)
         t = time.perf_counter()
         block = np.array(data[:, y0:y0 + 100, x0:x0 + 100])
@@ -210,9 +210,11 @@ def write_report(out, res):
             ms(fits_r["cursor_warm"]["p50"]), ms(fits_r["cursor_warm"]["p99"]),
             ms(h5_r["cursor_warm"]["p50"]), ms(h5_r["cursor_warm"]["p99"]),
             ms(ap["cursor_warm"]["p50"]), ms(ap["cursor_warm"]["p99"])),
-        "| 100x100 region spectrum (mean), median of 3 | %s | %s | %s (nanmean) | %s |" % (
-            ms(med(fits_r["region_spectrum"])), ms(med(h5_r["region_spectrum"])), ms(med(ap["region_mean"])),
-            ms(med(sc["region_mean"]))),
+        "| 100x100 region spectrum, first request (median of 5) | %s | %s | | |" % (
+            ms(med(fits_r["region_spectrum"])), ms(med(h5_r["region_spectrum"]))),
+        "| 100x100 region spectrum, pixels in the page cache (median of 5) | %s | %s | %s (nanmean) | %s |" % (
+            ms(med(fits_r["region_spectrum_again"])), ms(med(h5_r["region_spectrum_again"])),
+            ms(med(ap["region_mean"])), ms(med(sc["region_mean"]))),
         "| reading the region's bytes once (target basis) | | | %s | |" % ms(med(ap["region_bytes"])),
         "| per-cube histogram | %s | %s | %s (nanmin/nanmax + np.histogram) | |" % (
             ms(fits_r["cube_histogram"]), ms(h5_r["cube_histogram"]), ms(ap["cube_histogram"])),
@@ -224,15 +226,18 @@ def write_report(out, res):
         "its bytes: FITS %.2fx, HDF5 %.2fx. Per-cube histogram <= 1.5x one pass: FITS %.2fx, HDF5 %.2fx. "
         "Animation >= 20 fps: FITS %.1f, HDF5 %.1f." % (
             ms(fits_r["cursor_warm"]["p99"]), ms(h5_r["cursor_warm"]["p99"]),
-            med(fits_r["region_spectrum"]) / med(ap["region_bytes"]),
-            med(h5_r["region_spectrum"]) / med(ap["region_bytes"]),
+            med(fits_r["region_spectrum_again"]) / med(ap["region_bytes"]),
+            med(h5_r["region_spectrum_again"]) / med(ap["region_bytes"]),
             fits_r["cube_histogram"] / ap["one_pass"], h5_r["cube_histogram"] / ap["one_pass"],
             fits_r["animation_fps"], h5_r["animation_fps"]),
         "",
         "The FITS cube's per-cube histogram is asked once the index is ready, so it comes from the statistics "
         "and histogram the index pass collected (like the HDF5 file's stored Statistics/XYZ); a region "
         "spectrum on the FITS cube reads the index, in spectral order. Timings include the WebSocket round trip; "
-        "a region spectrum is timed from SET_SPECTRAL_REQUIREMENTS (its region already set) to the complete profile.",
+        "a region spectrum is timed from SET_SPECTRAL_REQUIREMENTS (its region already set) to the complete profile; "
+        "the first request of a region may read its pixels from disk (the HDF5 file was evicted before its run, "
+        "while the FITS index was built in memory), the repeat reads them from the page cache like the astropy "
+        "basis. Animation at the 6.0.0 frontend's default animation quality (ZFP precision 9).",
     ]
     with open(os.path.join(out, "cube.md"), "w") as f:
         f.write("\n".join(lines) + "\n")

@@ -256,6 +256,9 @@ impl Intent for Cut {
     }
 }
 
+/// Columns of a region read in spectral order at a time.
+const SPECTRAL_SLICE: usize = 32;
+
 /// Per-channel statistics of the pixels inside a region, for channels `channels` of one Stokes (a spectral
 /// profile, or the first pass of a per-cube histogram). Reads the rows it needs without keeping them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -302,24 +305,32 @@ impl Intent for RegionSpectrum {
             }
             let r0 = rows.start;
             let mut mask = Vec::new();
-            order.visit(
-                self.stokes,
-                x0..x1,
-                rows,
-                self.channels.clone(),
-                &mut |run| {
-                    let n = run.len();
-                    let at = (run.y - r0) * bw + run.x - x0;
-                    let run_mask = if run.along_x {
-                        &inside[at..at + n]
-                    } else {
-                        mask.clear();
-                        mask.extend((0..n).map(|i| inside[at + i * bw]));
-                        &mask[..]
-                    };
-                    per_channel.add_run(run, run_mask);
-                },
-            )?;
+            // In slices of columns: a read that blocks (HDF5 reads one at a time in the process) alternates
+            // with adding up the last slice, so the chunks reading the other rows overlap with this one.
+            for xs in (x0..x1)
+                .step_by(SPECTRAL_SLICE)
+                .map(|a| a..(a + SPECTRAL_SLICE).min(x1))
+            {
+                chunk.check()?;
+                order.visit(
+                    self.stokes,
+                    xs,
+                    rows.clone(),
+                    self.channels.clone(),
+                    &mut |run| {
+                        let n = run.len();
+                        let at = (run.y - r0) * bw + run.x - x0;
+                        let run_mask = if run.along_x {
+                            &inside[at..at + n]
+                        } else {
+                            mask.clear();
+                            mask.extend((0..n).map(|i| inside[at + i * bw]));
+                            &mask[..]
+                        };
+                        per_channel.add_run(run, run_mask);
+                    },
+                )?;
+            }
             return Ok(per_channel.finish());
         }
         let mut out = Vec::with_capacity(self.channels.len());

@@ -204,3 +204,19 @@ pub fn dataset_shape(path: &Path, hdu: &str, name: &str) -> Result<Option<Vec<us
         .ok()
         .map(|d| d.shape()))
 }
+
+/// Where a contiguous, unfiltered, little-endian float32 dataset's values start in the file, if it is one:
+/// such a dataset can be read with plain positioned reads, in parallel and without the HDF5 library.
+pub fn contiguous_f32_offset(path: &Path, hdu: &str, name: &str) -> Option<u64> {
+    let file = open(path).ok()?;
+    let dataset = file.dataset(&format!("{hdu}/{name}")).ok()?;
+    let dtype = dataset.dtype().ok()?;
+    let float32 = matches!(
+        dtype.to_descriptor().ok()?,
+        hdf5::types::TypeDescriptor::Float(hdf5::types::FloatSize::U4)
+    );
+    let little = matches!(dtype.byte_order(), hdf5::datatype::ByteOrder::LittleEndian);
+    (float32 && little && !dataset.is_chunked() && dataset.filters().is_empty())
+        .then(|| dataset.offset())
+        .flatten()
+}
