@@ -2,6 +2,7 @@
 //! f64 accumulators, mergeable variance) and histograms with the bin rule the frontend expects.
 
 pub mod histogram;
+pub mod per_channel;
 pub mod polarization;
 pub mod profile;
 pub mod region;

@@ -57,11 +57,11 @@ impl Swizzled {
         let first = ((stokes * w + x) * h + ys.start) * d;
         let len = ys.len() * d;
         buffer.resize(len, 0.0);
-        // SAFETY: any bit pattern is a valid f32; the byte view covers exactly the buffer.
-        let bytes =
-            unsafe { std::slice::from_raw_parts_mut(buffer.as_mut_ptr().cast::<u8>(), len * 4) };
-        file.read_exact_at(bytes, start + (first as u64) * 4)
-            .map_err(ImageError::Io)?;
+        file.read_exact_at(
+            super::spectral::bytes_of_mut(buffer),
+            start + (first as u64) * 4,
+        )
+        .map_err(ImageError::Io)?;
         if cfg!(target_endian = "big") {
             for v in buffer.iter_mut() {
                 *v = f32::from_bits(v.to_bits().swap_bytes());

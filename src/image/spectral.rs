@@ -122,6 +122,25 @@ pub struct IndexSettings {
 /// Bytes held by in-memory indexes, against [`IndexSettings::memory_budget`].
 static MEMORY_HELD: AtomicU64 = AtomicU64::new(0);
 
+/// The bytes of float values in native order (how index files are written and read back).
+fn bytes_of(values: &[f32]) -> &[u8] {
+    // SAFETY: initialised f32 values have no padding; the view covers exactly the same memory.
+    unsafe {
+        std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
+    }
+}
+
+/// The bytes of a float buffer to read into (any bit pattern is a valid f32).
+pub(crate) fn bytes_of_mut(values: &mut [f32]) -> &mut [u8] {
+    // SAFETY: every bit pattern is a valid f32 and there is no padding; the view covers exactly the buffer.
+    unsafe {
+        std::slice::from_raw_parts_mut(
+            values.as_mut_ptr().cast::<u8>(),
+            std::mem::size_of_val(values),
+        )
+    }
+}
+
 /// Bytes of the memory budget held; given back when dropped.
 struct Reservation(u64);
 
@@ -201,12 +220,7 @@ impl SpectralIndex {
             Store::Disk { file, .. } => {
                 use std::os::unix::fs::FileExt;
                 buffer.resize(len, 0.0);
-                // SAFETY: f32 has no invalid bit patterns and no padding; the length is in bytes of the same
-                // memory.
-                let bytes = unsafe {
-                    std::slice::from_raw_parts_mut(buffer.as_mut_ptr().cast::<u8>(), len * 4)
-                };
-                file.read_exact_at(bytes, (offset * 4) as u64)
+                file.read_exact_at(bytes_of_mut(buffer), (offset * 4) as u64)
                     .map_err(ImageError::Io)?;
                 Ok(buffer)
             }
@@ -543,13 +557,7 @@ impl Sink {
                 all.extend_from_slice(values);
                 Ok(())
             }
-            Sink::Disk(out, _) => {
-                // SAFETY: the bytes of initialised f32 values, in native order, as the index is read back.
-                let bytes = unsafe {
-                    std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), values.len() * 4)
-                };
-                out.write_all(bytes).map_err(ImageError::Io)
-            }
+            Sink::Disk(out, _) => out.write_all(bytes_of(values)).map_err(ImageError::Io),
         }
     }
 
