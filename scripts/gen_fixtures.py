@@ -36,6 +36,7 @@ OUTDIR/
       beams.fits             20x16x3 RA/DEC/FREQ with a CASA per-channel BEAMS table
       iquv.fits              24x20x4x3 RA/DEC/STOKES/FREQ: I, Q, U, V with STOKES as the third axis
       chunked_mips.hdf5      IDIA 2D 603x521, chunked DATA, mips 2/4/8 with clipped edge blocks
+    overlays/                contour (and later overlay) fixtures: scripts/gen_overlays.py
     escape_link -> OUTDIR/outside        (absolute symlink leaving the top folder)
     link_to_file.fits -> ../outside/secret.fits   (relative symlink leaving it)
     inside_link -> sub                   (symlink that stays inside)
@@ -149,6 +150,7 @@ sys.dont_write_bytecode = True  # no scripts/__pycache__ from importing common_f
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common_fits import (celestial_cards, gzip_file, make_fits_header,  # noqa: E402
                          read_idia_attrs, write_fits, write_idia)
+import gen_overlays  # noqa: E402
 
 BIG_COUNT = 3000
 
@@ -1291,6 +1293,7 @@ def main():
 
         make_images(out, os.path.join(out, "images"), os.path.join(out, "outside"))
         make_pixels(os.path.join(out, "images", "pixels"))
+        contours = gen_overlays.make_overlays(os.path.join(out, "images", "overlays"))
         make_hdf5_extra(os.path.join(out, "hdf5"))
         size_each = make_big(os.path.join(out, "big"))
         files, listings = describe_tree(out, "images")
@@ -1324,6 +1327,7 @@ def main():
             "image_stats": image_stats,
             "wcs_cases": make_wcs_cases(),
             "computed_stokes": computed_stokes_expected(),
+            "contours": contours,
             "beam_flux": beam_flux_expected(os.path.join(out, "images", "pixels", "beams.fits")),
         }
         tmp = os.path.join(out, "expected.json.tmp")

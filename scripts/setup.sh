@@ -21,7 +21,7 @@ set -euo pipefail
 
 FRONTEND_VERSION="6.0.0"
 APT_PACKAGES=(pkg-config libhdf5-dev libcfitsio-dev protobuf-compiler cmake libclang-dev clang curl ca-certificates)
-PY_PACKAGES=(numpy astropy h5py)
+PY_PACKAGES=(numpy astropy h5py scikit-image)
 
 WITH_TEST=0
 for arg in "$@"; do
@@ -81,7 +81,7 @@ fi
 # ---------------------------------------------------------------------------------------------
 # 3. Python venv for the sample/fixture generators
 # ---------------------------------------------------------------------------------------------
-if ! .venv/bin/python -c 'import numpy, astropy, h5py' >/dev/null 2>&1; then
+if ! .venv/bin/python -c 'import numpy, astropy, h5py, skimage' >/dev/null 2>&1; then
     command -v python3 >/dev/null 2>&1 || die "python3 not found"
     if ! .venv/bin/python -c 'import sys' >/dev/null 2>&1; then
         python3 -c 'import ensurepip, venv' 2>/dev/null \
@@ -91,7 +91,7 @@ if ! .venv/bin/python -c 'import numpy, astropy, h5py' >/dev/null 2>&1; then
     fi
     log "python: installing ${PY_PACKAGES[*]} into .venv"
     .venv/bin/python -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}" </dev/null
-    .venv/bin/python -c 'import numpy, astropy, h5py' || die "python packages did not import after install"
+    .venv/bin/python -c 'import numpy, astropy, h5py, skimage' || die "python packages did not import after install"
 fi
 
 # ---------------------------------------------------------------------------------------------

@@ -114,12 +114,9 @@ async fn malformed_frames_get_error_data_and_session_survives() {
     .await;
     expect_error(&mut c, "FILE_LIST_REQUEST").await;
     // An event the server does not implement yet, that nobody waits for an answer to.
-    c.send(
-        EventType::SetContourParameters,
-        &pb::CloseFile { file_id: 0 },
-    )
-    .await;
-    expect_error(&mut c, "SET_CONTOUR_PARAMETERS").await;
+    c.send(EventType::StopFitting, &pb::CloseFile { file_id: 0 })
+        .await;
+    expect_error(&mut c, "STOP_FITTING").await;
     // Still alive: a normal request is answered.
     let list = c.file_list("", pb::FileListFilterMode::Content).await;
     assert!(list.success);

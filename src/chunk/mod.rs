@@ -9,6 +9,7 @@
 
 mod handle;
 pub mod intent;
+pub mod overlay;
 pub mod store;
 mod worker;
 

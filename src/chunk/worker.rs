@@ -214,18 +214,56 @@ impl ChunkAccess<'_> {
             let px = held.pixels();
             return Ok(px[(rows.start - row0) * w..(rows.end - row0) * w].to_vec());
         }
-        let shape = self.worker.source.shape();
+        self.source_rows(plane, rows)
+    }
+}
+
+impl ChunkAccess<'_> {
+    /// Image rows `rows` of a plane, which may reach past this chunk (the halo rows a stencil needs): the
+    /// chunk's own rows from its held pixels, the rest read from the source without keeping them.
+    pub fn rows_around(
+        &mut self,
+        plane: Plane,
+        rows: Range<usize>,
+    ) -> Result<Vec<f32>, ChunkError> {
+        self.check()?;
+        let (w, own) = (self.width(), self.rows());
+        let rows = rows.start..rows.end.min(self.height());
+        let mut out = Vec::with_capacity(rows.len() * w);
+        let below = rows.start..rows.end.min(own.start);
+        let inside = rows.start.max(own.start)..rows.end.min(own.end);
+        let above = rows.start.max(own.end)..rows.end;
+        if !below.is_empty() {
+            out.extend(self.source_rows(plane, below)?);
+        }
+        if !inside.is_empty() {
+            let held = self.plane(plane)?;
+            let px = held.pixels();
+            out.extend_from_slice(
+                &px[(inside.start - own.start) * w..(inside.end - own.start) * w],
+            );
+        }
+        if !above.is_empty() {
+            out.extend(self.source_rows(plane, above)?);
+        }
+        Ok(out)
+    }
+
+    /// Rows of a plane straight from the source, not kept (computed Stokes made from their components).
+    fn source_rows(&self, plane: Plane, rows: Range<usize>) -> Result<Vec<f32>, ChunkError> {
+        let source = &self.worker.source;
+        let shape = source.shape();
         match shape.computed(plane) {
             Some(kind) => {
                 let parts = shape
                     .sources_of(plane)
                     .into_iter()
-                    .map(|p| self.worker.source.rows(p, rows.clone()))
+                    .map(|p| source.rows(p, rows.clone()))
                     .collect::<Result<Vec<_>, _>>()?;
                 let slices: Vec<&[f32]> = parts.iter().map(Vec::as_slice).collect();
                 Ok(combine_pixels(kind, &slices))
             }
-            None => Ok(self.worker.source.rows(plane, rows)?),
+            None => Ok(source.rows(plane, rows)?),
         }
     }
 }

@@ -27,6 +27,7 @@ pub enum Event {
     Tile(TileData),
     SpatialProfiles(SpatialProfiles),
     SpectralProfiles(SpectralProfiles),
+    Contours(ContourData),
     Failed(Failure),
 }
 
@@ -42,6 +43,7 @@ pub enum Area {
     Spectral,
     Region,
     File,
+    Contours,
 }
 
 /// A request of this file that could not be answered, and why.
@@ -147,4 +149,24 @@ pub struct SpectralProfiles {
     pub stokes: i32,
     pub progress: f32,
     pub profiles: Vec<SpectralProfile>,
+}
+
+/// One contour set of one level: its lines' vertices (encoded as the frontend decodes them) and where each
+/// line starts (an index into the decoded floats).
+#[derive(Debug, Clone)]
+pub struct ContourSet {
+    pub level: f64,
+    pub vertices: crate::tiles::vertices::EncodedVertices,
+    pub starts: Vec<i32>,
+}
+
+/// Part of the contours of the current plane: `progress` of its level (1 when the level is complete).
+#[derive(Debug, Clone)]
+pub struct ContourData {
+    pub reference_file_id: u32,
+    pub bounds: Option<[i32; 4]>,
+    pub channel: i32,
+    pub stokes: i32,
+    pub progress: f64,
+    pub sets: Vec<ContourSet>,
 }

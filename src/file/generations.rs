@@ -19,6 +19,8 @@ pub enum Work {
     Prepare = 6,
     /// One channel's stream of the channel-map view (the "region" is the channel).
     ChannelMap = 7,
+    /// The contours of the current plane (region -1).
+    Contours = 8,
 }
 
 /// One piece of work's claim: which lane, which generation.

@@ -4,11 +4,13 @@
 //! typed [`FileEvent`] recipient it was opened with. It knows neither the WebSocket nor the image's format.
 //!
 //! One file per intent: `tiles` (raster tile streams), `cursor` (cursor value, spatial profiles), `stats`,
-//! `histograms` (colour scale, region and cube histograms), `spectra`; `regions` keeps the shapes; `plan` holds
-//! the shared histogram plan, merges and channel batches; `open` is the one way an image is opened.
+//! `histograms` (colour scale, region and cube histograms), `spectra`, `contours`; `regions` keeps the
+//! shapes; `plan` holds the shared histogram plan, merges and channel batches; `open` is the one way an
+//! image is opened.
 
 mod animation;
 mod channel_map;
+mod contours;
 mod cursor;
 mod events;
 mod generations;
@@ -24,16 +26,16 @@ mod tiles;
 pub use animation::{PrepareFrames, StopPreparing};
 pub use channel_map::{ChannelMapReceived, ChannelMapTiles};
 pub use events::{
-    Area, Event, Failure, FileEvent, HistogramData, HistogramResult, SpatialProfile,
-    SpatialProfiles, SpectralProfile, SpectralProfiles, SpectralValues, StatisticsData, TileData,
-    TileSync,
+    Area, ContourData, ContourSet, Event, Failure, FileEvent, HistogramData, HistogramResult,
+    SpatialProfile, SpatialProfiles, SpectralProfile, SpectralProfiles, SpectralValues,
+    StatisticsData, TileData, TileSync,
 };
 pub use open::{open, open_source, FileContext, OpenedFile};
 pub use requirements::{
-    Close, ComputedStokes, Coordinate, HistogramConfig, ProfileAxis, RemoveRegion, RemoveTiles,
-    SetChannels, SetCursor, SetHistogramRequirements, SetRegion, SetSpatialRequirements,
-    SetSpectralRequirements, SetStatsRequirements, SpatialConfig, SpectralConfig, Start,
-    StatsConfig, StokesChoice, TileBatch,
+    Close, ComputedStokes, ContourSettings, Coordinate, HistogramConfig, ProfileAxis, RemoveRegion,
+    RemoveTiles, SetChannels, SetContours, SetCursor, SetHistogramRequirements, SetRegion,
+    SetSpatialRequirements, SetSpectralRequirements, SetStatsRequirements, Smoothing,
+    SpatialConfig, SpectralConfig, Start, StatsConfig, StokesChoice, TileBatch,
 };
 
 use std::sync::Arc;
@@ -95,6 +97,7 @@ pub struct FileActor {
     cursor: cursor::CursorState,
     analysis: regions::Analysis,
     channel_map: channel_map::ChannelMapState,
+    contours: contours::ContourState,
     /// This image's spectral-order index, being built or ready (held so it lives while the image is open).
     _index: Option<Arc<IndexSlot>>,
     /// The id of the request being handled (0 outside a handler): failures found while answering it carry it.
@@ -127,6 +130,7 @@ impl FileActor {
             cursor: cursor::CursorState::default(),
             analysis: regions::Analysis::new(settings.analysis_cache_bytes),
             channel_map: channel_map::ChannelMapState::default(),
+            contours: contours::ContourState::default(),
             answering: 0,
             span,
         }
@@ -185,6 +189,7 @@ impl FileActor {
             // Queued tiles of the old plane are stale.
             self.tiles.waiting.clear();
             self.send_colour_scale(ctx);
+            self.send_contours(false, ctx);
             self.refresh_cursor(ctx);
             self.refresh_analysis(stokes_changed, ctx);
         }

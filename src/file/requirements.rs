@@ -9,6 +9,7 @@ use actix::Message;
 pub use crate::analysis::polarization::ComputedStokes;
 use crate::analysis::region::Shape;
 use crate::analysis::stats::StatKind;
+pub use crate::chunk::overlay::Smoothing;
 use crate::image::Plane;
 use crate::tiles::encode::Compression;
 
@@ -169,4 +170,30 @@ pub struct SetSpectralRequirements {
     pub request_id: u32,
     pub region_id: i32,
     pub configs: Vec<SpectralConfig>,
+}
+
+/// SET_CONTOUR_PARAMETERS, validated: what to trace and how to send it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContourSettings {
+    /// Levels in the order asked (each answered in its own contour sets).
+    pub levels: Vec<f64>,
+    pub smoothing: Smoothing,
+    /// Vertices are rounded to 1/decimation pixel (when compressed).
+    pub decimation: i32,
+    /// zstd level; 0 sends raw floats.
+    pub compression_level: i32,
+    /// Vertices per message a level's lines are cut into (0: one message per level).
+    pub chunk_size: usize,
+    /// Echoed: the image the frontend draws the contours over.
+    pub reference_file_id: u32,
+    /// Echoed: the bounds asked for (x_min, x_max, y_min, y_max).
+    pub bounds: Option<[i32; 4]>,
+}
+
+/// New contour parameters (no levels: clear the contours).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetContours {
+    pub request_id: u32,
+    pub settings: ContourSettings,
 }

@@ -4,8 +4,8 @@
 use crate::analysis::stats::StatKind;
 use crate::config::Limits;
 use crate::file::{
-    ComputedStokes, Coordinate, HistogramConfig, ProfileAxis, SpatialConfig, SpectralConfig,
-    StatsConfig, StokesChoice, TileBatch,
+    ComputedStokes, ContourSettings, Coordinate, HistogramConfig, ProfileAxis, Smoothing,
+    SpatialConfig, SpectralConfig, StatsConfig, StokesChoice, TileBatch,
 };
 use crate::protocol::pb;
 use crate::tiles::encode::Compression;
@@ -177,6 +177,51 @@ pub fn spatial_configs(
             })
         })
         .collect()
+}
+
+/// Largest contour smoothing factor accepted (a kernel of 2·(f−1)+1 pixels, or f×f blocks).
+pub const MAX_CONTOUR_SMOOTHING: i32 = 64;
+
+/// SET_CONTOUR_PARAMETERS: levels (finite, at most the requirements limit), smoothing mode and factor; the
+/// decimation and compression level are clamped to what the frontend decodes, as carta_backend does.
+pub fn contour_settings(
+    msg: &pb::SetContourParameters,
+    limits: &Limits,
+) -> Result<ContourSettings, String> {
+    count_check("contour levels", msg.levels.len(), limits)?;
+    if let Some(bad) = msg.levels.iter().find(|l| !l.is_finite()) {
+        return Err(format!("contour level {bad} is not a finite number"));
+    }
+    let factor = msg.smoothing_factor;
+    if !(0..=MAX_CONTOUR_SMOOTHING).contains(&factor) {
+        return Err(format!(
+            "contour smoothing factor {factor} is outside 0..={MAX_CONTOUR_SMOOTHING}"
+        ));
+    }
+    let f = factor.max(1) as usize;
+    let smoothing = match pb::SmoothingMode::try_from(msg.smoothing_mode) {
+        Ok(pb::SmoothingMode::NoSmoothing) => Smoothing::None,
+        Ok(pb::SmoothingMode::BlockAverage) => Smoothing::Block(f),
+        Ok(pb::SmoothingMode::GaussianBlur) => Smoothing::Gaussian(f),
+        Err(_) => {
+            return Err(format!(
+                "unknown contour smoothing mode {}",
+                msg.smoothing_mode
+            ))
+        }
+    };
+    Ok(ContourSettings {
+        levels: msg.levels.clone(),
+        smoothing,
+        decimation: msg.decimation_factor,
+        compression_level: msg.compression_level,
+        chunk_size: usize::try_from(msg.contour_chunk_size).unwrap_or(0),
+        reference_file_id: msg.reference_file_id,
+        bounds: msg
+            .image_bounds
+            .as_ref()
+            .map(|b| [b.x_min, b.x_max, b.y_min, b.y_max]),
+    })
 }
 
 /// A tile request streaming under `sync_id`: ZFP when asked for, else raw.

@@ -6,8 +6,8 @@ use actix::Handler;
 use super::reply::error_data;
 use super::{SessionActor, Tag};
 use crate::file::{
-    Event, FileEvent, HistogramConfig, HistogramData, HistogramResult, SpatialProfiles,
-    SpectralProfiles, SpectralValues, StatisticsData, TileData, TileSync,
+    ContourData, Event, FileEvent, HistogramConfig, HistogramData, HistogramResult,
+    SpatialProfiles, SpectralProfiles, SpectralValues, StatisticsData, TileData, TileSync,
 };
 use crate::protocol::{self, pb, EventType};
 use crate::tiles::encode::Compression;
@@ -171,6 +171,36 @@ fn spectral_data(file_id: i32, s: SpectralProfiles) -> pb::SpectralProfileData {
     }
 }
 
+fn contour_data(file_id: i32, c: ContourData) -> pb::ContourImageData {
+    pb::ContourImageData {
+        file_id,
+        reference_file_id: c.reference_file_id,
+        image_bounds: c
+            .bounds
+            .map(|[x_min, x_max, y_min, y_max]| pb::ImageBounds {
+                x_min,
+                x_max,
+                y_min,
+                y_max,
+            }),
+        channel: c.channel,
+        stokes: c.stokes,
+        progress: c.progress,
+        contour_sets: c
+            .sets
+            .into_iter()
+            .map(|set| pb::ContourSet {
+                level: set.level,
+                decimation_factor: set.vertices.decimation,
+                uncompressed_coordinates_size: i32::try_from(set.vertices.uncompressed_size)
+                    .unwrap_or(i32::MAX),
+                raw_coordinates: set.vertices.bytes,
+                raw_start_indices: set.starts.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            })
+            .collect(),
+    }
+}
+
 impl Handler<FileEvent> for SessionActor {
     type Result = ();
 
@@ -211,6 +241,9 @@ impl Handler<FileEvent> for SessionActor {
                 0,
                 &spectral_data(file_id, s),
             ),
+            Event::Contours(c) => {
+                protocol::encode(EventType::ContourImageData, 0, &contour_data(file_id, c))
+            }
             Event::Failed(f) => {
                 tracing::warn!(parent: &self.span, file_id, "{}", f.message);
                 let err = error_data(

@@ -11,6 +11,7 @@ mod connection;
 pub mod convert;
 mod events;
 mod images;
+mod overlays;
 pub mod region_set;
 mod regions;
 mod reply;
@@ -160,6 +161,7 @@ impl SessionActor {
             Request::StopAnimation(m) => self.on_stop_animation(m, ctx),
             Request::AnimationFlowControl(m) => self.on_animation_flow_control(m, ctx),
             Request::ResumeSession(m) => self.on_resume_session(id, m, ctx),
+            Request::SetContourParameters(m) => self.on_set_contour_parameters(id, m, ctx),
             Request::ServerOnly(event) => self.send_error(
                 ctx,
                 id,

@@ -35,6 +35,7 @@ impl Tag {
                 Area::Spectral => "spectral",
                 Area::Region => "region",
                 Area::File => "file",
+                Area::Contours => "contours",
             },
         }
     }

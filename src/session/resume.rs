@@ -2,8 +2,8 @@
 //! knew the id or was restarted), the frontend sends what it had open; every image is reopened under its file
 //! id (without OPEN_FILE_ACKs, as carta_backend does), set to its channel and Stokes, and given its regions
 //! with their ids. RESUME_SESSION_ACK follows when all of that is done: success when every image and region
-//! came back, and a message naming whatever did not (including contours, vector overlays and catalogs, which
-//! this server does not have yet).
+//! came back, and a message naming whatever did not (including vector overlays and catalogs, which this server
+//! does not have yet). Contours come back with their settings.
 
 use actix::{ActorFutureExt, AsyncContext, WrapFuture};
 use actix_web_actors::ws;
@@ -18,8 +18,8 @@ use crate::image::Plane;
 use crate::protocol::{pb, EventType};
 
 /// Whether contour settings ask for contours (the frontend sends none when they are off).
-fn has_contours(c: &Option<pb::SetContourParameters>) -> bool {
-    c.as_ref().is_some_and(|c| !c.levels.is_empty())
+fn has_contours(c: &pb::SetContourParameters) -> bool {
+    !c.levels.is_empty()
 }
 
 impl SessionActor {
@@ -44,9 +44,6 @@ impl SessionActor {
                     "'{name}': image expressions and Stokes concatenation are not available yet"
                 ));
                 continue;
-            }
-            if has_contours(&image.contour_settings) {
-                notes.push(format!("'{name}': contours are not available yet"));
             }
             // The frontend sends an empty message when no overlay is on; an overlay in use has its image bounds.
             if image
@@ -129,6 +126,15 @@ impl SessionActor {
                     "'{}': channel {} / Stokes {} is not valid",
                     image.file, image.channel, image.stokes
                 ));
+            }
+        }
+        if let Some(c) = image.contour_settings.as_ref().filter(|c| has_contours(c)) {
+            match super::convert::contour_settings(c, &self.settings.limits) {
+                Ok(settings) => actor.do_send(file::SetContours {
+                    request_id: 0,
+                    settings,
+                }),
+                Err(e) => problems.push(format!("contours of '{}': {e}", image.file)),
             }
         }
         let mut regions: Vec<_> = image.regions.iter().collect();

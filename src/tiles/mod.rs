@@ -1,10 +1,11 @@
 //! Raster tiles: tile ids (`layer << 24 | y << 12 | x`), tile geometry (which source pixels a tile covers at
-//! which mip), NaN-aware block averaging into tiles, NaN run lengths, ZFP and the encoded tile. Pure functions
-//! only.
+//! which mip), NaN-aware block averaging into tiles, NaN run lengths, ZFP, the encoded tile, and the encoding
+//! of contour vertices. Pure functions only.
 
 pub mod downsample;
 pub mod encode;
 pub mod nan;
+pub mod vertices;
 pub mod zfp;
 
 /// Tile edge in output pixels.

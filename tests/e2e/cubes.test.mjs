@@ -25,6 +25,7 @@ import path from 'node:path';
 import {
   runE2E, EV, EVENT_NAMES, ARTIFACTS, UI_TIMEOUT, sleep, protoFields, protoInt, protoBool, protoString, protoMessage,
   tileSync, regionHistogram, setImageChannels, openFile, openFileAck, startServer, stopServer, decodePng, colourStats,
+  lastSeq, syncEnds, load,
 } from './harness.mjs';
 
 const START_ANIMATION = 15, START_ANIMATION_ACK = 16, STOP_ANIMATION = 17, ANIMATION_FLOW_CONTROL = 29;
@@ -32,36 +33,6 @@ const RESUME_SESSION = 47, RESUME_SESSION_ACK = 48;
 Object.assign(EVENT_NAMES, { [START_ANIMATION]: 'START_ANIMATION', [START_ANIMATION_ACK]: 'START_ANIMATION_ACK',
   [STOP_ANIMATION]: 'STOP_ANIMATION', [ANIMATION_FLOW_CONTROL]: 'ANIMATION_FLOW_CONTROL',
   [RESUME_SESSION]: 'RESUME_SESSION', [RESUME_SESSION_ACK]: 'RESUME_SESSION_ACK' });
-
-const lastSeq = (s) => Math.max(s.sent.at(-1)?.seq ?? 0, s.received.at(-1)?.seq ?? 0);
-/** RASTER_TILE_SYNC with its animation id (field 5). */
-const sync = (f) => ({ ...tileSync(f), animationId: protoInt(protoFields(f.body), 5) });
-const syncEnds = (s, mark, pred = () => true) => s.received
-  .filter((f) => f.seq > mark && f.type === EV.RASTER_TILE_SYNC).map((f) => ({ ...sync(f), seq: f.seq }))
-  .filter((x) => x.endSync && pred(x));
-
-/** Selects `name` in the (open) file browser and presses "Load"; returns the OPEN_FILE_ACK and the mark before. */
-async function load(s, name) {
-  if (!(await s.fileBrowser.isVisible())) {
-    await s.page.locator('.root-menu-entry').getByText('File', { exact: true }).click();
-    await s.page.getByRole('menuitem', { name: /^Open Image/ }).click({ timeout: UI_TIMEOUT });
-    await s.fileBrowser.waitFor({ state: 'visible', timeout: UI_TIMEOUT });
-  }
-  let mark = lastSeq(s);
-  await s.fileList.getByText(name, { exact: true }).click({ timeout: UI_TIMEOUT });
-  const info = await s.waitFor(() => s.sent.find((f) => f.seq > mark && f.type === EV.FILE_INFO_REQUEST),
-    `FILE_INFO_REQUEST for ${name}`);
-  await s.waitFor(() => s.responseTo(EV.FILE_INFO_RESPONSE, info.requestId), `FILE_INFO_RESPONSE for ${name}`);
-  mark = lastSeq(s);
-  await s.fileBrowser.getByRole('button', { name: 'Load', exact: true }).click({ timeout: UI_TIMEOUT });
-  const open = await s.waitFor(() => s.sent.find((f) => f.seq > mark && f.type === EV.OPEN_FILE), `OPEN_FILE of ${name}`);
-  assert.equal(openFile(open).file, name);
-  const ack = openFileAck(await s.waitFor(() => s.responseTo(EV.OPEN_FILE_ACK, open.requestId), `OPEN_FILE_ACK of ${name}`));
-  assert.ok(ack.success, `OPEN_FILE_ACK of ${name}: ${ack.message}`);
-  await s.waitFor(() => syncEnds(s, mark, (x) => x.fileId === ack.fileId && x.channel === 0).length,
-    `the first tile stream of ${name}`);
-  return { ...ack, mark };
-}
 
 /** The image view's screenshot is an image: many colours, none covering most of it. */
 async function assertNotBlank(s, what, shot) {

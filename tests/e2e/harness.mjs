@@ -576,3 +576,60 @@ export function colourStats(png, rect) {
     count: (pred) => pixels.reduce((c, key) => c + (pred(key >> 16, (key >> 8) & 255, key & 255) ? 1 : 0), 0),
   };
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Opening images through the file browser, as a user does.
+
+export const lastSeq = (s) => Math.max(s.sent.at(-1)?.seq ?? 0, s.received.at(-1)?.seq ?? 0);
+/** RASTER_TILE_SYNC with its animation id (field 5). */
+export const sync = (f) => ({ ...tileSync(f), animationId: protoInt(protoFields(f.body), 5) });
+export const syncEnds = (s, mark, pred = () => true) => s.received
+  .filter((f) => f.seq > mark && f.type === EV.RASTER_TILE_SYNC).map((f) => ({ ...sync(f), seq: f.seq }))
+  .filter((x) => x.endSync && pred(x));
+
+/** Selects `name` in the (open) file browser and presses "Load"; returns the OPEN_FILE_ACK and the mark before. */
+export async function load(s, name) {
+  if (!(await s.fileBrowser.isVisible())) {
+    await s.page.locator('.root-menu-entry').getByText('File', { exact: true }).click();
+    await s.page.getByRole('menuitem', { name: /^Open Image/ }).click({ timeout: UI_TIMEOUT });
+    await s.fileBrowser.waitFor({ state: 'visible', timeout: UI_TIMEOUT });
+  }
+  let mark = lastSeq(s);
+  await s.fileList.getByText(name, { exact: true }).click({ timeout: UI_TIMEOUT });
+  const info = await s.waitFor(() => s.sent.find((f) => f.seq > mark && f.type === EV.FILE_INFO_REQUEST),
+    `FILE_INFO_REQUEST for ${name}`);
+  await s.waitFor(() => s.responseTo(EV.FILE_INFO_RESPONSE, info.requestId), `FILE_INFO_RESPONSE for ${name}`);
+  mark = lastSeq(s);
+  await s.fileBrowser.getByRole('button', { name: 'Load', exact: true }).click({ timeout: UI_TIMEOUT });
+  const open = await s.waitFor(() => s.sent.find((f) => f.seq > mark && f.type === EV.OPEN_FILE), `OPEN_FILE of ${name}`);
+  assert.equal(openFile(open).file, name);
+  const ack = openFileAck(await s.waitFor(() => s.responseTo(EV.OPEN_FILE_ACK, open.requestId), `OPEN_FILE_ACK of ${name}`));
+  assert.ok(ack.success, `OPEN_FILE_ACK of ${name}: ${ack.message}`);
+  await s.waitFor(() => syncEnds(s, mark, (x) => x.fileId === ack.fileId && x.channel === 0).length,
+    `the first tile stream of ${name}`);
+  return { ...ack, mark };
+}
+
+/** A 2-D BITPIX -32 FITS image read from the file itself: its header cards (strings) and pixels (NaN kept). */
+export function readFits2d(file) {
+  const buf = fs.readFileSync(file);
+  const header = {};
+  let off = 0;
+  for (let done = false; !done; off += 2880) {
+    for (let c = off; c < off + 2880; c += 80) {
+      const card = buf.toString('latin1', c, c + 80);
+      const key = card.slice(0, 8).trim();
+      if (key === 'END') { done = true; break; }
+      if (card[8] !== '=') continue;
+      const v = card.slice(10).trim();
+      header[key] = v.startsWith("'") ? v.slice(1, v.indexOf("'", 1)).trim() : v.split('/')[0].trim();
+    }
+  }
+  assert.equal(Number(header.BITPIX), -32, `${file}: BITPIX`);
+  assert.equal(Number(header.NAXIS), 2, `${file}: NAXIS`);
+  const width = Number(header.NAXIS1), height = Number(header.NAXIS2);
+  const bscale = Number(header.BSCALE ?? 1), bzero = Number(header.BZERO ?? 0);
+  const plane = new Float32Array(width * height);
+  for (let i = 0; i < width * height; i++) plane[i] = buf.readFloatBE(off + 4 * i) * bscale + bzero;
+  return { header, width, height, plane };
+}

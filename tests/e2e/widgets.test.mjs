@@ -24,7 +24,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   runE2E, EV, EVENT_NAMES, ARTIFACTS, SAMPLES, UI_TIMEOUT, sleep, protoFields, protoString, protoInt, protoFloat, protoBool,
-  protoMessage, openFile, openFileAck, decodePng, colourStats,
+  protoMessage, openFile, openFileAck, decodePng, colourStats, lastSeq, readFits2d,
 } from './harness.mjs';
 
 const SET_STATS_REQUIREMENTS = 10, SET_REGION = 11, SET_REGION_ACK = 22, REGION_STATS_DATA = 27;
@@ -34,7 +34,6 @@ const STATS = { 0: 'NumPixels', 2: 'Sum', 3: 'FluxDensity', 4: 'Mean', 6: 'StdDe
 Object.assign(EVENT_NAMES, { [SET_STATS_REQUIREMENTS]: 'SET_STATS_REQUIREMENTS', [SET_REGION]: 'SET_REGION',
   [SET_REGION_ACK]: 'SET_REGION_ACK', [REGION_STATS_DATA]: 'REGION_STATS_DATA' }); // names in the trace
 
-const lastSeq = (s) => Math.max(s.sent.at(-1)?.seq ?? 0, s.received.at(-1)?.seq ?? 0);
 
 /** REGION_STATS_DATA {file_id 1, region_id 2, channel 3, stokes 4, statistics 5 [{stats_type 1, value 2 (double)}]}. */
 function regionStats(frame) {
@@ -51,36 +50,12 @@ const requirement = (frame) => { const fl = protoFields(frame.body); return { fi
 
 /** Reference statistics of a 2-D BITPIX -32 FITS image, from the file itself. */
 function fitsStats(file) {
-  const buf = fs.readFileSync(file);
-  const header = {};
-  let off = 0;
-  for (let done = false; !done; off += 2880) {
-    for (let c = off; c < off + 2880; c += 80) {
-      const card = buf.toString('latin1', c, c + 80);
-      const key = card.slice(0, 8).trim();
-      if (key === 'END') { done = true; break; }
-      if (card[8] !== '=') continue;
-      const v = card.slice(10).trim();
-      header[key] = v.startsWith("'") ? v.slice(1, v.indexOf("'", 1)).trim() : v.split('/')[0].trim();
-    }
-  }
-  assert.equal(Number(header.BITPIX), -32, `${file}: BITPIX`);
-  assert.equal(Number(header.NAXIS), 2, `${file}: NAXIS`);
-  const w = Number(header.NAXIS1), h = Number(header.NAXIS2);
-  const bscale = Number(header.BSCALE ?? 1), bzero = Number(header.BZERO ?? 0);
-  const plane = new Float32Array(w * h);
-  const vals = new Float64Array(w * h);
-  let n = 0;
-  for (let i = 0; i < w * h; i++) {
-    const v = buf.readFloatBE(off + 4 * i) * bscale + bzero;
-    plane[i] = v;
-    if (Number.isNaN(v)) continue;
-    vals[n++] = v;
-  }
+  const { header, width: w, height: h, plane } = readFits2d(file);
+  const vals = plane.filter((v) => !Number.isNaN(v));
   // Beam area in pixels: π·BMAJ·BMIN / (4 ln 2) / |CDELT1·CDELT2|.
   const beamPixels = Math.PI * Number(header.BMAJ) * Number(header.BMIN) / (4 * Math.LN2) /
     Math.abs(Number(header.CDELT1) * Number(header.CDELT2));
-  return { width: w, height: h, unit: header.BUNIT, plane, beamPixels, values: statsOf(vals.subarray(0, n), beamPixels) };
+  return { width: w, height: h, unit: header.BUNIT, plane, beamPixels, values: statsOf(vals, beamPixels) };
 }
 /** NumPixels, Sum, FluxDensity, Mean, StdDev (n - 1), Min, Max, Extrema, RMS, SumSq of finite values, by StatsType. */
 function statsOf(vals, beamPixels) {

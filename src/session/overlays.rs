@@ -1,0 +1,41 @@
+//! Overlay handlers: SET_CONTOUR_PARAMETERS (converted, limits first, and routed to the image's file actor,
+//! which traces and streams CONTOUR_IMAGE_DATA).
+
+use actix_web_actors::ws;
+
+use super::convert;
+use super::{SessionActor, Tag};
+use crate::file::{self, Area};
+use crate::protocol::pb;
+
+impl SessionActor {
+    pub(super) fn on_set_contour_parameters(
+        &mut self,
+        request_id: u32,
+        msg: pb::SetContourParameters,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
+        let Ok(file_id) = i32::try_from(msg.file_id) else {
+            let text = format!("File id {} not found", msg.file_id);
+            let tag = Tag::Area(Area::Contours);
+            return self.send_error(ctx, request_id, tag, pb::ErrorSeverity::Error, text);
+        };
+        let Some(f) = self.file(request_id, file_id, Area::Contours, ctx) else {
+            return;
+        };
+        match convert::contour_settings(&msg, &self.settings.limits) {
+            Ok(settings) => f.do_send(file::SetContours {
+                request_id,
+                settings,
+            }),
+            Err(e) => self.send_error_about(
+                ctx,
+                request_id,
+                Tag::Area(Area::Contours),
+                pb::ErrorSeverity::Error,
+                format!("Contours: {e}"),
+                file_id.to_string(),
+            ),
+        }
+    }
+}
