@@ -146,10 +146,13 @@ async fn what_cannot_be_restored_is_named_in_the_ack() {
     let server = Server::start(&[]);
     let mut c = server.connect().await;
     register_as(&mut c, 12345).await;
+    // Contour settings the server refuses (a smoothing factor far beyond its limit) are named.
     let mut with_contours = image("", "wcs2d.fits", 1, 0, HashMap::new());
     with_contours.contour_settings = Some(pb::SetContourParameters {
         file_id: 1,
         levels: vec![1.0, 2.0],
+        smoothing_mode: pb::SmoothingMode::GaussianBlur as i32,
+        smoothing_factor: 1000,
         ..Default::default()
     });
     let images = vec![
@@ -175,4 +178,45 @@ async fn what_cannot_be_restored_is_named_in_the_ack() {
     // The image that could be opened is open.
     c.add_tiles(1, &[0], pb::CompressionType::Zfp, 11.0).await;
     assert_eq!(c.tile_stream().await.start.file_id, 1);
+}
+
+#[tokio::test]
+async fn contours_come_back_with_a_resumed_image() {
+    let server = Server::start(&[]);
+    let mut c = server.connect().await;
+    register_as(&mut c, 4242).await;
+    let mut with_contours = image("", "wcs2d.fits", 1, 0, HashMap::new());
+    with_contours.contour_settings = Some(pb::SetContourParameters {
+        file_id: 1,
+        levels: vec![1.0, 2.0],
+        smoothing_mode: pb::SmoothingMode::NoSmoothing as i32,
+        smoothing_factor: 1,
+        contour_chunk_size: 100_000,
+        ..Default::default()
+    });
+    c.send(
+        EventType::ResumeSession,
+        &pb::ResumeSession {
+            images: vec![with_contours],
+            catalog_files: Vec::new(),
+        },
+    )
+    .await;
+    let (_, ack) = c
+        .expect::<pb::ResumeSessionAck>(EventType::ResumeSessionAck)
+        .await;
+    assert!(ack.success, "{}", ack.message);
+    // Both levels arrive, each until its progress reaches 1 (progress is per level).
+    let mut done = Vec::new();
+    while done.len() < 2 {
+        let (_, data) = c
+            .expect::<pb::ContourImageData>(EventType::ContourImageData)
+            .await;
+        assert_eq!(data.file_id, 1);
+        if data.progress >= 1.0 {
+            done.extend(data.contour_sets.iter().map(|s| s.level));
+        }
+    }
+    done.sort_by(f64::total_cmp);
+    assert_eq!(done, vec![1.0, 2.0]);
 }
