@@ -1294,6 +1294,7 @@ def main():
         make_images(out, os.path.join(out, "images"), os.path.join(out, "outside"))
         make_pixels(os.path.join(out, "images", "pixels"))
         contours = gen_overlays.make_overlays(os.path.join(out, "images", "overlays"))
+        lines = gen_overlays.make_lines(os.path.join(out, "images", "overlays"))
         make_hdf5_extra(os.path.join(out, "hdf5"))
         size_each = make_big(os.path.join(out, "big"))
         files, listings = describe_tree(out, "images")
@@ -1328,6 +1329,7 @@ def main():
             "wcs_cases": make_wcs_cases(),
             "computed_stokes": computed_stokes_expected(),
             "contours": contours,
+            "lines": lines,
             "beam_flux": beam_flux_expected(os.path.join(out, "images", "pixels", "beams.fits")),
         }
         tmp = os.path.join(out, "expected.json.tmp")

@@ -5,6 +5,10 @@ contours.fits      300x600 float32: a few Gaussian hills and a ramp (three chunk
                    find_contours on the same plane (none), on its Gaussian smoothing (carta_backend's kernel:
                    size 2(f-1)+1, sigma (f-1)/2, normalised, valid part only) and on its f x f block means.
 contours_nan.fits  the same with a NaN disk and a NaN row (tracing must survive them).
+lines.fits         200x300x3 float32 cube with a SIN WCS of 1" pixels and NaN patches; the spatial profiles
+                   of lines and polylines (numpy means of the pixels whose centres lie in each box, boxes
+                   placed as carta_backend places them; increments from astropy's WCS and SkyCoord
+                   separations) and a point region's row and column.
 
 Vertices are given in the frontend's contour coordinates: pixel (i, j)'s centre is at (i + 0.5, j + 0.5);
 Gaussian vertices are offset by f-1 (the valid part starts there) and block vertices scaled by f.
@@ -90,3 +94,141 @@ def make_overlays(d):
         "block": {"factor": b,
                   "vertices": skimage_vertices(block_means(plane, b), CONTOUR_LEVELS, float(b), 0.0)},
     }
+
+
+# --- line and polyline spatial profiles -------------------------------------------------------------------
+
+LINE_SHAPE = (3, 300, 200)  # channels, rows, columns
+# (name, kind, control points, averaging width); points chosen so no pixel centre lies on a box edge.
+LINE_CASES = [
+    ("slanted", "line", [(20.3, 30.7), (150.2, 170.4)], 3),
+    ("horizontal", "line", [(10.2, 50.0), (120.2, 50.0)], 5),
+    ("vertical", "line", [(77.0, 240.3), (77.0, 180.1)], 1),
+    ("polyline", "polyline", [(30.4, 200.3), (150.6, 210.2), (160.1, 280.8)], 1),
+    ("wide_polyline", "polyline", [(180.3, 20.2), (120.7, 90.1), (60.2, 60.9)], 7),
+]
+POINT = (101.4, 149.6)
+
+
+def line_cube():
+    c, h, w = LINE_SHAPE
+    rng = np.random.default_rng(1515)
+    y, x = np.indices((h, w), dtype=np.float64)
+    planes = []
+    for k in range(c):
+        v = 10.0 + 0.1 * x - 0.05 * y + 20.0 * np.sin((x + 7 * k) / 13.0) * np.cos(y / 17.0)
+        v += rng.normal(0.0, 1.0, (h, w))
+        planes.append(v)
+    cube = np.array(planes, dtype=np.float32)
+    cube[0, 45:55, 60:70] = np.nan  # a NaN patch the horizontal line crosses
+    cube[1, 100:300, 98] = np.nan   # a NaN column the slanted line crosses
+    return cube
+
+
+def line_header():
+    from astropy.io import fits
+    hd = fits.Header()
+    for k, v in [("CTYPE1", "RA---SIN"), ("CRPIX1", 100.5), ("CRVAL1", 150.0), ("CDELT1", -1.0 / 3600),
+                 ("CUNIT1", "deg"), ("CTYPE2", "DEC--SIN"), ("CRPIX2", 150.5), ("CRVAL2", 2.0),
+                 ("CDELT2", 1.0 / 3600), ("CUNIT2", "deg"), ("CTYPE3", "FREQ"), ("CRPIX3", 1.0),
+                 ("CRVAL3", 1.4e9), ("CDELT3", 1e6), ("CUNIT3", "Hz"), ("BUNIT", "Jy/beam"),
+                 ("RADESYS", "ICRS"), ("EQUINOX", 2000.0)]:
+        hd[k] = v
+    return hd
+
+
+def line_boxes(kind, pts, width):
+    """Box centres, rotations (f32 degrees) and along-extents, as carta_backend places them (fixed pixels)."""
+    f32 = np.float32
+
+    def rot(start, end):
+        return f32(np.degrees(np.arctan2(start[1] - end[1], start[0] - end[0])))
+
+    def direction(r):
+        a = f32(r) * f32(np.pi) / f32(180.0)
+        return float(np.cos(a, dtype=np.float32)), float(np.sin(a, dtype=np.float32))
+
+    # Control points travel as float32 in the protocol.
+    pts = [(float(np.float32(x)), float(np.float32(y))) for x, y in pts]
+    out = []
+    if kind == "line":
+        start, end = pts
+        length = np.hypot(end[0] - start[0], end[1] - start[1])
+        half = max(int(np.floor((length - 1.0) / 2.0 + 0.5)), 0)
+        ctr = ((start[0] + end[0]) / 2.0, (start[1] + end[1]) / 2.0)
+        r = rot(start, end)
+        d = direction(r)
+        for k in range(-half, half + 1):
+            out.append(((ctr[0] + k * d[0], ctr[1] + k * d[1]), r, 0))
+    else:
+        trim = False
+        for seg, (start, end) in enumerate(zip(pts[:-1], pts[1:])):
+            length = np.hypot(end[0] - start[0], end[1] - start[1])
+            count = int(np.floor(length + 0.5)) + 1
+            r = rot(start, end)
+            d = direction(r)
+            last = start
+            for j in range(1 if trim else 0, count):
+                last = (start[0] - j * d[0], start[1] - j * d[1])
+                out.append((last, r, seg))
+            trim = np.hypot(last[0] - end[0], last[1] - end[1]) < 0.5
+    return out
+
+
+def box_mean(plane, centre, r, width):
+    """Mean (float64 over the float32 finite pixels) of pixels whose centre lies in the box: `width` across
+    the line, 1 pixel along it for an axis-aligned line, 3 for a slanted one."""
+    along = 1.0 if float(r) % 90.0 == 0.0 else 3.0
+    h, w = plane.shape
+    y, x = np.indices((h, w), dtype=np.float64)
+    t = np.radians(float(r))
+    dx, dy = x - centre[0], y - centre[1]
+    u = dx * np.cos(t) + dy * np.sin(t)
+    v = -dx * np.sin(t) + dy * np.cos(t)
+    eps = 1e-9
+    inside = (np.abs(u) <= along / 2 + eps) & (np.abs(v) <= width / 2.0 + eps)
+    vals = plane[inside].astype(np.float64)
+    vals = vals[np.isfinite(vals)]
+    return float(np.float32(vals.mean())) if vals.size else None
+
+
+def line_profile(cube, header, kind, pts, width, channel):
+    from astropy.coordinates import SkyCoord
+    from astropy.wcs import WCS
+    boxes = line_boxes(kind, pts, width)
+    values = [box_mean(cube[channel], c, r, width) for c, r, _ in boxes]
+    wcs = WCS(header).celestial
+    xs = np.array([c[0] for c, _, _ in boxes])
+    ys = np.array([c[1] for c, _, _ in boxes])
+    sky = wcs.pixel_to_world(xs, ys)
+    seps = [sky[i - 1].separation(sky[i]).arcsec for i in range(1, len(boxes)) if boxes[i][2] == boxes[i - 1][2]]
+    inc = float(np.mean(seps))
+    n = len(boxes)
+    length = inc * n
+    if length * 1e3 < 2:
+        cdelt, unit = inc * 1e3, "marcsec"
+    elif length / 3600 >= 2:
+        cdelt, unit = inc / 3600, "deg"
+    elif length / 60 >= 2:
+        cdelt, unit = inc / 60, "arcmin"
+    else:
+        cdelt, unit = inc, "arcsec"
+    return {"values": values, "cdelt": cdelt, "unit": unit, "crpix": (n // 2) if kind == "line" else 0,
+            "separation_spread": float(np.ptp(seps))}
+
+
+def make_lines(d):
+    from astropy.io import fits
+    os.makedirs(d, exist_ok=True)
+    cube = line_cube()
+    header = line_header()
+    fits.PrimaryHDU(cube, header=header).writeto(os.path.join(d, "lines.fits"), overwrite=True)
+    cases = []
+    for name, kind, pts, width in LINE_CASES:
+        cases.append({"name": name, "kind": kind, "points": [list(p) for p in pts], "width": width,
+                      "channels": [line_profile(cube, header, kind, pts, width, ch) for ch in (0, 1)]})
+    px, py = (int(np.floor(POINT[0] + 0.5)), int(np.floor(POINT[1] + 0.5)))
+    point = {"point": list(POINT), "pixel": [px, py],
+             "x": [[float(v) if np.isfinite(v) else None for v in cube[ch, py, :]] for ch in (0, 1)],
+             "y": [[float(v) if np.isfinite(v) else None for v in cube[ch, :, px]] for ch in (0, 1)]}
+    return {"file": "lines.fits", "cases": cases, "point": point}

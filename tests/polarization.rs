@@ -314,3 +314,96 @@ async fn computed_statistics_and_spectra_match_numpy() {
         }
     }
 }
+
+#[tokio::test]
+async fn stokes_qualified_cursor_cuts_come_from_the_named_parameter() {
+    let server = Server::start(&[]);
+    let mut c = server.connect().await;
+    c.register().await;
+    let ack = c.open_file("pixels", "iquv.fits", "", 0).await;
+    let info = ack.file_info_extended.expect("extended");
+    let (w, h) = (info.width as usize, info.height as usize);
+    let channel = want()["channel"].as_i64().expect("channel") as i32;
+    let (px, py) = (
+        want()["pixel"][0].as_i64().expect("x") as usize,
+        want()["pixel"][1].as_i64().expect("y") as usize,
+    );
+    // Showing Stokes I; the profiles asked for are of Ptotal (row) and Pangle (column).
+    c.send(
+        EventType::SetImageChannels,
+        &pb::SetImageChannels {
+            file_id: 0,
+            channel,
+            stokes: 0,
+            ..Default::default()
+        },
+    )
+    .await;
+    let configs = ["Ptotalx", "Pangley", "x"];
+    c.send(
+        EventType::SetSpatialRequirements,
+        &pb::SetSpatialRequirements {
+            file_id: 0,
+            region_id: 0,
+            spatial_profiles: configs
+                .iter()
+                .map(|s| pb::set_spatial_requirements::SpatialConfig {
+                    coordinate: (*s).into(),
+                    ..Default::default()
+                })
+                .collect(),
+        },
+    )
+    .await;
+    c.send(
+        EventType::SetCursor,
+        &pb::SetCursor {
+            file_id: 0,
+            point: Some(pb::Point {
+                x: px as f32,
+                y: py as f32,
+            }),
+            spatial_requirements: None,
+        },
+    )
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let data = loop {
+        assert!(std::time::Instant::now() < deadline, "the cursor's cuts");
+        let (_, d) = c
+            .expect::<pb::SpatialProfileData>(EventType::SpatialProfileData)
+            .await;
+        if (d.x, d.y, d.channel) == (px as i32, py as i32, channel) && d.profiles.len() == 3 {
+            break d;
+        }
+    };
+    let cut = |coordinate: &str| -> Vec<f32> {
+        data.profiles
+            .iter()
+            .find(|p| p.coordinate == coordinate)
+            .expect("profile")
+            .raw_values_fp32
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect()
+    };
+    let plane = |name: &str| want()["planes"][name].as_array().expect("plane");
+    let row = cut("Ptotalx");
+    assert_eq!(row.len(), w);
+    for (x, g) in row.iter().enumerate() {
+        assert!(
+            same(f64::from(*g), &plane("Ptotal")[py * w + x], 1e-6),
+            "Ptotal row x={x}: {g}"
+        );
+    }
+    let column = cut("Pangley");
+    assert_eq!(column.len(), h);
+    for (y, g) in column.iter().enumerate() {
+        assert!(
+            same(f64::from(*g), &plane("Pangle")[y * w + px], 1e-6),
+            "Pangle column y={y}: {g}"
+        );
+    }
+    // The shown Stokes (I) still answers the plain "x".
+    assert_eq!(cut("x").len(), w);
+}

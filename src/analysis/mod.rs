@@ -3,6 +3,7 @@
 
 pub mod contour;
 pub mod histogram;
+pub mod line_boxes;
 pub mod per_channel;
 pub mod polarization;
 pub mod profile;

@@ -7,6 +7,7 @@
 //! plain serialisable data with a `u64` generation, so a remote implementation can stand behind the same
 //! handle. The process-wide [`store::ChunkStore`] shares loaded pixels between sessions.
 
+pub mod boxes;
 mod handle;
 pub mod intent;
 pub mod overlay;

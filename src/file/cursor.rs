@@ -1,11 +1,14 @@
 //! The cursor: SET_CURSOR and SET_SPATIAL_REQUIREMENTS → SPATIAL_PROFILE_DATA (the value under the cursor and
-//! the x/y profiles of the current plane). Latest wins: while one position is being computed only the newest
+//! the x/y profiles of the current channel, of the shown Stokes or the one a coordinate names: `Qx`, `Ptotaly`).
+//! Point regions use the same cuts (`ask_cuts`, `send_profiles`). Latest wins: while one position is being computed only the newest
 //! waiting position is kept, so a burst of moves costs at most two computations and the last is always answered.
+
+use std::collections::HashMap;
 
 use actix::{ActorFutureExt, AsyncContext, Context, Handler, WrapFuture};
 
 use super::events::{Area, Event, SpatialProfile, SpatialProfiles};
-use super::generations::Work;
+use super::generations::{Ticket, Work};
 use super::requirements::{ProfileAxis, SetCursor, SetSpatialRequirements, SpatialConfig};
 use super::{FileActor, CURSOR_REGION};
 use crate::analysis::profile::{pixel_index, profile};
@@ -57,49 +60,13 @@ impl FileActor {
         };
         self.cursor.busy = true;
         let plane = self.plane;
-        // Profiles of the Stokes shown (named plainly or by that Stokes); the others wait until it is shown.
-        let configs: Vec<SpatialConfig> = self
-            .cursor
-            .configs
-            .iter()
-            .filter(|c| {
-                self.stokes_index(c.coordinate.stokes, &c.coordinate.text)
-                    .is_ok_and(|s| s == plane.stokes)
-            })
-            .cloned()
-            .collect();
-        let wants_column = configs.iter().any(|c| c.axis == ProfileAxis::Y);
+        let configs = self.resolved(&self.cursor.configs);
         let ticket = self.generations.current(CURSOR_REGION, Work::Cursor);
-        let row = self.chunks.ask(
-            ticket.lane,
-            ticket.generation,
-            Cut {
-                plane,
-                line: Line::Row(y),
-            },
-        );
-        let column = wants_column.then(|| {
-            self.chunks.ask(
-                ticket.lane,
-                ticket.generation,
-                Cut {
-                    plane,
-                    line: Line::Column(x),
-                },
-            )
-        });
-        let work = async move {
-            let row = row.await?.into_iter().next().unwrap_or_default();
-            let column = match column {
-                Some(c) => c.await?.concat(),
-                None => Vec::new(),
-            };
-            Ok::<_, ChunkError>((row, column))
-        };
+        let work = self.ask_cuts(ticket, x, y, &configs);
         ctx.spawn(work.into_actor(self).map(move |result, act, ctx| {
             act.cursor.busy = false;
             match result {
-                Ok((row, column)) => act.send_profiles(plane, x, y, &row, &column, &configs),
+                Ok(cuts) => act.send_profiles(CURSOR_REGION, plane, x, y, &cuts, &configs),
                 Err(e) => act.fail_for(
                     answering,
                     Area::Cursor,
@@ -110,18 +77,82 @@ impl FileActor {
         }));
     }
 
-    fn send_profiles(
+    /// The configurations with the Stokes each names; those this image cannot serve are left out (their
+    /// failure was reported when they were set).
+    pub(super) fn resolved(&self, configs: &[SpatialConfig]) -> Vec<(usize, SpatialConfig)> {
+        configs
+            .iter()
+            .filter_map(|c| {
+                let s = self
+                    .stokes_index(c.coordinate.stokes, &c.coordinate.text)
+                    .ok()?;
+                Some((s, c.clone()))
+            })
+            .collect()
+    }
+
+    /// The row (and column, when a y profile asks for one) through pixel (x, y) of every Stokes `configs`
+    /// name, in the current channel, plus the shown Stokes's row (the value at the pixel).
+    pub(super) fn ask_cuts(
         &self,
+        ticket: Ticket,
+        x: usize,
+        y: usize,
+        configs: &[(usize, SpatialConfig)],
+    ) -> impl std::future::Future<Output = Result<Cuts, ChunkError>> + use<> {
+        let channel = self.plane.channel;
+        let mut wanted: Vec<(usize, bool)> = vec![(self.plane.stokes, false)];
+        for (s, c) in configs {
+            let column = c.axis == ProfileAxis::Y;
+            match wanted.iter_mut().find(|(w, _)| w == s) {
+                Some(w) => w.1 |= column,
+                None => wanted.push((*s, column)),
+            }
+        }
+        let asks: Vec<_> = wanted
+            .into_iter()
+            .map(|(stokes, column)| {
+                let plane = Plane { channel, stokes };
+                let cut = |line| {
+                    self.chunks
+                        .ask(ticket.lane, ticket.generation, Cut { plane, line })
+                };
+                (
+                    stokes,
+                    cut(Line::Row(y)),
+                    column.then(|| cut(Line::Column(x))),
+                )
+            })
+            .collect();
+        async move {
+            let mut cuts = Cuts::default();
+            for (stokes, row, column) in asks {
+                let row = row.await?.into_iter().next().unwrap_or_default();
+                let column = match column {
+                    Some(c) => c.await?.concat(),
+                    None => Vec::new(),
+                };
+                cuts.0.insert(stokes, (row, column));
+            }
+            Ok(cuts)
+        }
+    }
+
+    /// SPATIAL_PROFILE_DATA for pixel (x, y) of `region_id` (the cursor, or a point region).
+    pub(super) fn send_profiles(
+        &self,
+        region_id: i32,
         plane: Plane,
         x: usize,
         y: usize,
-        row: &[f32],
-        column: &[f32],
-        configs: &[SpatialConfig],
+        cuts: &Cuts,
+        configs: &[(usize, SpatialConfig)],
     ) {
+        let empty = (Vec::new(), Vec::new());
         let profiles = configs
             .iter()
-            .map(|c| {
+            .map(|(stokes, c)| {
+                let (row, column) = cuts.0.get(stokes).unwrap_or(&empty);
                 let line = match c.axis {
                     ProfileAxis::X => row,
                     ProfileAxis::Y => column,
@@ -140,20 +171,30 @@ impl FileActor {
                     // Full resolution echoes the mip asked for (0 or 1), as carta_backend does.
                     mip: i32::try_from(if p.mip < 2 { c.mip } else { p.mip }).unwrap_or(i32::MAX),
                     values: p.values,
+                    line_axis: None,
                 }
             })
             .collect();
+        let value = cuts
+            .0
+            .get(&plane.stokes)
+            .and_then(|(row, _)| row.get(x).copied())
+            .unwrap_or(f32::NAN);
         self.emit(Event::SpatialProfiles(SpatialProfiles {
-            region_id: CURSOR_REGION,
+            region_id,
             x: x as i32,
             y: y as i32,
             channel: plane.channel as i32,
             stokes: plane.stokes as i32,
-            value: row.get(x).copied().unwrap_or(f32::NAN),
+            value,
             profiles,
         }));
     }
 }
+
+/// Rows and columns through one pixel, per Stokes index.
+#[derive(Debug, Default)]
+pub struct Cuts(HashMap<usize, (Vec<f32>, Vec<f32>)>);
 
 impl Handler<SetCursor> for FileActor {
     type Result = ();

@@ -114,6 +114,19 @@ pub struct SpatialProfile {
     pub end: i32,
     pub mip: i32,
     pub values: Vec<f32>,
+    /// The position axis of a line or polyline region's profile.
+    pub line_axis: Option<LineAxis>,
+}
+
+/// The position axis of a profile along a line: value of sample i is `(i − crpix) · cdelt + crval`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineAxis {
+    /// Offset from the centre (a line) or distance from the first vertex (a polyline).
+    pub offset: bool,
+    pub crpix: f32,
+    pub crval: f32,
+    pub cdelt: f32,
+    pub unit: &'static str,
 }
 
 #[derive(Debug, Clone)]

@@ -21,6 +21,8 @@ pub enum Work {
     ChannelMap = 7,
     /// The contours of the current plane (region -1).
     Contours = 8,
+    /// The spatial profiles of a point, line or polyline region.
+    Line = 9,
 }
 
 /// One piece of work's claim: which lane, which generation.

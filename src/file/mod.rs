@@ -4,8 +4,8 @@
 //! typed [`FileEvent`] recipient it was opened with. It knows neither the WebSocket nor the image's format.
 //!
 //! One file per intent: `tiles` (raster tile streams), `cursor` (cursor value, spatial profiles), `stats`,
-//! `histograms` (colour scale, region and cube histograms), `spectra`, `contours`; `regions` keeps the
-//! shapes; `plan` holds the shared histogram plan, merges and channel batches; `open` is the one way an
+//! `histograms` (colour scale, region and cube histograms), `spectra`, `contours`, `region_profiles`
+//! (point and line profiles); `regions` keeps the shapes; `plan` holds the shared histogram plan, merges and channel batches; `open` is the one way an
 //! image is opened.
 
 mod animation;
@@ -17,6 +17,7 @@ mod generations;
 mod histograms;
 mod open;
 mod plan;
+mod region_profiles;
 mod regions;
 mod requirements;
 mod spectra;
@@ -32,8 +33,9 @@ pub use events::{
 };
 pub use open::{open, open_source, FileContext, OpenedFile};
 pub use requirements::{
-    Close, ComputedStokes, ContourSettings, Coordinate, HistogramConfig, ProfileAxis, RemoveRegion,
-    RemoveTiles, SetChannels, SetContours, SetCursor, SetHistogramRequirements, SetRegion,
+    Close, ComputedStokes, ContourSettings, Coordinate, HistogramConfig, LineConfig, LineKind,
+    LinePath, ProfileAxis, RemoveRegion, RemoveTiles, SetChannels, SetContours, SetCursor,
+    SetHistogramRequirements, SetLine, SetRegion, SetRegionSpatialRequirements,
     SetSpatialRequirements, SetSpectralRequirements, SetStatsRequirements, Smoothing,
     SpatialConfig, SpectralConfig, Start, StatsConfig, StokesChoice, TileBatch,
 };
@@ -98,6 +100,7 @@ pub struct FileActor {
     analysis: regions::Analysis,
     channel_map: channel_map::ChannelMapState,
     contours: contours::ContourState,
+    region_profiles: region_profiles::RegionProfiles,
     /// This image's spectral-order index, being built or ready (held so it lives while the image is open).
     _index: Option<Arc<IndexSlot>>,
     /// The id of the request being handled (0 outside a handler): failures found while answering it carry it.
@@ -131,6 +134,7 @@ impl FileActor {
             analysis: regions::Analysis::new(settings.analysis_cache_bytes),
             channel_map: channel_map::ChannelMapState::default(),
             contours: contours::ContourState::default(),
+            region_profiles: region_profiles::RegionProfiles::default(),
             answering: 0,
             span,
         }
@@ -191,6 +195,7 @@ impl FileActor {
             self.send_colour_scale(ctx);
             self.send_contours(false, ctx);
             self.refresh_cursor(ctx);
+            self.refresh_region_profiles(ctx);
             self.refresh_analysis(stokes_changed, ctx);
         }
         true

@@ -92,6 +92,11 @@ impl Analysis {
         }
     }
 
+    /// Forgets a region's shape (it became a line, which has no area).
+    pub fn remove_shape(&mut self, region_id: i32) {
+        self.shapes.remove(&region_id);
+    }
+
     /// The version of a region's shape (0 for the whole image).
     pub fn version(&self, region: i32) -> u64 {
         self.shapes.get(&region).map(|(_, v)| *v).unwrap_or(0)
@@ -163,7 +168,10 @@ impl Handler<SetRegion> for FileActor {
         self.analysis
             .shapes
             .insert(msg.region_id, (msg.shape, version));
+        // A region that became an area is no longer a line.
+        self.region_profiles.forget_line(msg.region_id);
         self.run_all(msg.region_id, ctx);
+        self.run_region_profiles(msg.region_id, ctx);
     }
 }
 
@@ -172,9 +180,10 @@ impl Handler<RemoveRegion> for FileActor {
 
     fn handle(&mut self, msg: RemoveRegion, _: &mut Context<Self>) {
         let id = msg.region_id;
-        for work in [Work::Stats, Work::Histogram, Work::Spectral] {
+        for work in [Work::Stats, Work::Histogram, Work::Spectral, Work::Line] {
             self.generations.bump(&self.chunks, id, work);
         }
+        self.region_profiles.remove(id);
         self.analysis.shapes.remove(&id);
         self.analysis.stats.remove(&id);
         self.analysis.histograms.remove(&id);

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use actix::Message;
 
+pub use crate::analysis::line_boxes::{LineKind, LinePath};
 pub use crate::analysis::polarization::ComputedStokes;
 use crate::analysis::region::Shape;
 use crate::analysis::stats::StatKind;
@@ -125,6 +126,30 @@ pub struct SetCursor {
 #[rtype(result = "()")]
 pub struct SetSpatialRequirements {
     pub configs: Vec<SpatialConfig>,
+}
+
+/// A line's profile: the mean of each box along it, `width` pixels across, of one Stokes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineConfig {
+    pub coordinate: Coordinate,
+    pub width: usize,
+}
+
+/// The profiles wanted of a region: x/y cuts through a point region, or profiles along a line or polyline.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetRegionSpatialRequirements {
+    pub region_id: i32,
+    pub points: Vec<SpatialConfig>,
+    pub lines: Vec<LineConfig>,
+}
+
+/// A line or polyline region was created or edited (it has no area, so it is not a [`SetRegion`] shape).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetLine {
+    pub region_id: i32,
+    pub path: LinePath,
 }
 
 /// A region was created or edited: its shape in this image's pixels.

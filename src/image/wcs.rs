@@ -159,6 +159,17 @@ pub fn spectral_kind(ctype: &str, velref: Option<i64>) -> Option<SpectralKind> {
     })
 }
 
+/// Great-circle separation in degrees of two (lon, lat) positions in degrees (Vincenty's formula, accurate
+/// at every separation).
+pub fn angular_separation_deg(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (l1, b1) = (a.0.to_radians(), a.1.to_radians());
+    let (l2, b2) = (b.0.to_radians(), b.1.to_radians());
+    let dl = l2 - l1;
+    let num = (b2.cos() * dl.sin()).hypot(b1.cos() * b2.sin() - b1.sin() * b2.cos() * dl.cos());
+    let den = b1.sin() * b2.sin() + b1.cos() * b2.cos() * dl.cos();
+    num.atan2(den).to_degrees()
+}
+
 /// Whether a CTYPE names the Stokes axis.
 pub fn is_stokes(ctype: &str) -> bool {
     ctype.trim().eq_ignore_ascii_case("STOKES")
@@ -534,6 +545,24 @@ impl Wcs {
         pixel[cel.lat_axis] = lat_pixel;
         let inter = self.intermediate(&pixel);
         self.celestial_from_intermediate(cel, inter[cel.lon_axis], inter[cel.lat_axis])
+    }
+
+    /// Great-circle separation in arcseconds between two 0-based pixel positions of the celestial axes;
+    /// `None` without celestial axes or where the projection does not reach.
+    pub fn separation_arcsec(&self, a: (f64, f64), b: (f64, f64)) -> Option<f64> {
+        let p = self.celestial_at(a.0 + 1.0, a.1 + 1.0)?;
+        let q = self.celestial_at(b.0 + 1.0, b.1 + 1.0)?;
+        Some(angular_separation_deg(p, q) * 3600.0)
+    }
+
+    /// The size of a pixel along the latitude axis in arcseconds (the column of the pixel-to-world matrix).
+    pub fn lat_pixel_arcsec(&self) -> Option<f64> {
+        let cel = self.celestial.as_ref()?;
+        let n = self.axes.len();
+        let j = cel.lat_axis;
+        let (a, b) = (self.matrix[cel.lon_axis * n + j], self.matrix[j * n + j]);
+        let v = a.hypot(b) * angle_unit_to_deg(&self.axes[j].cunit)? * 3600.0;
+        (v.is_finite() && v > 0.0).then_some(v)
     }
 
     /// The pixel of the longitude and latitude axes (1-based FITS pixels, all other axes at their reference

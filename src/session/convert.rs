@@ -1,11 +1,12 @@
 //! ICD requirements → the file layer's domain types, with the `[limits]` checked before anything is allocated
 //! for them. Pure functions (the fuzzer drives them with decoded frames); each refusal says what and why.
 
+use crate::analysis::line_boxes::MAX_WIDTH as MAX_LINE_WIDTH;
 use crate::analysis::stats::StatKind;
 use crate::config::Limits;
 use crate::file::{
-    ComputedStokes, ContourSettings, Coordinate, HistogramConfig, ProfileAxis, Smoothing,
-    SpatialConfig, SpectralConfig, StatsConfig, StokesChoice, TileBatch,
+    ComputedStokes, ContourSettings, Coordinate, HistogramConfig, LineConfig, ProfileAxis,
+    Smoothing, SpatialConfig, SpectralConfig, StatsConfig, StokesChoice, TileBatch,
 };
 use crate::protocol::pb;
 use crate::tiles::encode::Compression;
@@ -174,6 +175,42 @@ pub fn spatial_configs(
                 start: number("start", c.start)?,
                 end: number("end", c.end)?,
                 mip: number("mip", c.mip)?,
+            })
+        })
+        .collect()
+}
+
+/// SET_SPATIAL_REQUIREMENTS of a line or polyline region: the coordinate is "" (the shown Stokes) or a bare
+/// Stokes name ("I", "Plinear", …), echoed in the reply; `width` is the averaging width across the line.
+pub fn line_configs(
+    msg: &pb::SetSpatialRequirements,
+    limits: &Limits,
+) -> Result<Vec<LineConfig>, String> {
+    count_check(
+        "spatial profile configurations",
+        msg.spatial_profiles.len(),
+        limits,
+    )?;
+    msg.spatial_profiles
+        .iter()
+        .map(|c| {
+            // The same Stokes names as a point's coordinate, without the axis letter.
+            let (coordinate, _) = coordinate(&format!("{}x", c.coordinate), &['x'])?;
+            let width = usize::try_from(c.width)
+                .ok()
+                .filter(|w| (1..=MAX_LINE_WIDTH).contains(w))
+                .ok_or_else(|| {
+                    format!(
+                        "averaging width {} is outside 1..={MAX_LINE_WIDTH}",
+                        c.width
+                    )
+                })?;
+            Ok(LineConfig {
+                coordinate: Coordinate {
+                    text: c.coordinate.clone(),
+                    stokes: coordinate.stokes,
+                },
+                width,
             })
         })
         .collect()

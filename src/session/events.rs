@@ -136,7 +136,17 @@ fn spatial_data(file_id: i32, s: SpatialProfiles) -> pb::SpatialProfileData {
                 raw_values_fp32: p.values.iter().flat_map(|v| v.to_le_bytes()).collect(),
                 coordinate: p.coordinate,
                 mip: p.mip,
-                line_axis: None,
+                line_axis: p.line_axis.map(|a| pb::LineProfileAxis {
+                    axis_type: if a.offset {
+                        pb::ProfileAxisType::Offset
+                    } else {
+                        pb::ProfileAxisType::Distance
+                    } as i32,
+                    crpix: a.crpix,
+                    crval: a.crval,
+                    cdelt: a.cdelt,
+                    unit: a.unit.to_string(),
+                }),
             })
             .collect(),
     }

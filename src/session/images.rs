@@ -6,6 +6,7 @@ use actix::{ActorFutureExt, Addr, AsyncContext, WrapFuture};
 use actix_web_actors::ws;
 use tracing::{info, warn};
 
+use super::region_set::RegionType;
 use super::{convert, OpenImage, SessionActor, Tag};
 use crate::file::{self, Area, FileActor, FileContext, OpenedFile};
 use crate::image::{ImageError, Plane};
@@ -340,14 +341,54 @@ impl SessionActor {
             return;
         };
         if msg.region_id != 0 {
-            let text = format!(
-                "Spatial profiles of region {} are not available yet (cursor only)",
-                msg.region_id
-            );
-            let tag = Tag::Area(Area::Spatial);
-            return self.send_error(ctx, request_id, tag, pb::ErrorSeverity::Warning, text);
+            return self.region_spatial_requirements(request_id, &f, &msg, ctx);
         }
         self.spatial_requirements(request_id, &f, &msg, ctx);
+    }
+
+    /// Profiles of a point region (x/y cuts, as the cursor) or a line or polyline (boxes along it).
+    fn region_spatial_requirements(
+        &self,
+        request_id: u32,
+        f: &Addr<FileActor>,
+        msg: &pb::SetSpatialRequirements,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
+        let tag = Tag::Area(Area::Spatial);
+        let kind = self
+            .regions
+            .get(msg.region_id)
+            .filter(|r| r.file_id == msg.file_id)
+            .map(|r| r.kind);
+        let converted = match kind {
+            // Clearing the requirements of a region already gone is not an error.
+            None if msg.spatial_profiles.is_empty() => Ok((Vec::new(), Vec::new())),
+            Some(RegionType::POINT) => convert::spatial_configs(msg, &self.settings.limits)
+                .map(|points| (points, Vec::new())),
+            Some(RegionType::LINE) | Some(RegionType::POLYLINE) => {
+                convert::line_configs(msg, &self.settings.limits).map(|lines| (Vec::new(), lines))
+            }
+            _ => Err(format!(
+                "Spatial requirements failed for region {}: invalid region id or type (spatial \
+                 profiles are of the cursor, points, lines and polylines)",
+                msg.region_id
+            )),
+        };
+        match converted {
+            Ok((points, lines)) => f.do_send(file::SetRegionSpatialRequirements {
+                region_id: msg.region_id,
+                points,
+                lines,
+            }),
+            Err(e) => self.send_error_about(
+                ctx,
+                request_id,
+                tag,
+                pb::ErrorSeverity::Error,
+                e,
+                msg.file_id.to_string(),
+            ),
+        }
     }
 
     fn spatial_requirements(

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::analysis::line_boxes::{LineKind, LinePath};
 use crate::analysis::region::{RegionError, Shape};
 use crate::image::wcs::Wcs;
 
@@ -60,6 +61,19 @@ impl Region {
             return Ok(None);
         }
         Shape::from_control_points(self.kind.0, &self.points, self.rotation_deg).map(Some)
+    }
+
+    /// The path of a line or polyline region (profiles and PV cuts are sampled along it).
+    pub fn line_path(&self) -> Option<LinePath> {
+        let kind = match self.kind {
+            RegionType::LINE => LineKind::Line,
+            RegionType::POLYLINE => LineKind::Polyline,
+            _ => return None,
+        };
+        Some(LinePath {
+            kind,
+            points: self.points.clone(),
+        })
     }
 }
 

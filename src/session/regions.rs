@@ -59,6 +59,7 @@ impl SessionActor {
                 .unwrap_or_default(),
         };
         let shape = region.shape();
+        let path = region.line_path();
         let moved_from = self
             .regions
             .get(msg.region_id)
@@ -78,11 +79,13 @@ impl SessionActor {
         if let Some(old) = moved_from.and_then(|f| self.files.get(&f)) {
             old.actor.do_send(file::RemoveRegion { region_id });
         }
-        match shape {
-            Ok(Some(shape)) => actor.do_send(file::SetRegion {
+        match (shape, path) {
+            (Ok(Some(shape)), _) => actor.do_send(file::SetRegion {
                 region_id,
                 shape: Arc::new(shape),
             }),
+            // A line or polyline has no area; its profiles are sampled along it.
+            (_, Some(path)) => actor.do_send(file::SetLine { region_id, path }),
             // Lines, polylines and annotations are kept (the frontend draws them) but have no area to analyse;
             // an edit that turns a region into one of them removes its analysis.
             _ => actor.do_send(file::RemoveRegion { region_id }),

@@ -1,0 +1,319 @@
+//! Sampling along a line or polyline region: the boxes whose mean pixel values make a line's spatial profile
+//! and the position axis of a PV image, placed as carta_backend's `LineBoxRegions` places them in its
+//! fixed-pixel mode (one box per pixel step; a LINE from its centre out, so its profile runs from the end
+//! point to the start point; a POLYLINE from its first vertex, a vertex not repeated), and the length unit of
+//! the profile's axis. Pure geometry: the world increment is measured by the caller through the image's WCS.
+//!
+//! One deliberate difference: carta_backend lays the box's `width` along the line (a casacore rectangle's
+//! width is along its rotation), so its "averaging width" averages along the cut rather than across it. Here
+//! `width` is across the line, as the frontend's "averaging width" and the reference's description ("boxes of
+//! width w spaced one pixel apart") mean; along the line a box is 1 pixel for a horizontal or vertical line
+//! and 3 pixels for a slanted one, as the reference's boxes are across it.
+
+use super::region::Shape;
+
+/// Widest averaging box accepted (the frontend's spinbox and carta_backend allow 1..=20).
+pub const MAX_WIDTH: usize = 20;
+
+/// A line (2 points) or polyline (≥ 3 points), in image pixel coordinates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinePath {
+    pub kind: LineKind,
+    pub points: Vec<(f64, f64)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineKind {
+    Line,
+    Polyline,
+}
+
+/// The boxes along a path: their centres (pixel coordinates) and shapes, in profile order, with the segment
+/// each belongs to (so separations are measured within segments only).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Boxes {
+    pub centres: Vec<(f64, f64)>,
+    pub segments: Vec<usize>,
+    pub shapes: Vec<Shape>,
+    /// Unit step along the last non-empty segment, in pixels (for a single box's increment).
+    pub step: (f64, f64),
+}
+
+impl Boxes {
+    pub fn len(&self) -> usize {
+        self.centres.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.centres.is_empty()
+    }
+
+    /// Pairs of consecutive centres on the same segment.
+    pub fn neighbours(&self) -> impl Iterator<Item = ((f64, f64), (f64, f64))> + '_ {
+        (1..self.centres.len())
+            .filter(|&i| self.segments[i] == self.segments[i - 1])
+            .map(|i| (self.centres[i - 1], self.centres[i]))
+    }
+}
+
+/// Why a path gives no boxes.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LineError {
+    #[error("averaging width {0} is outside 1..={MAX_WIDTH}")]
+    Width(usize),
+    #[error("a {0} needs {1} control points, not {2}")]
+    Points(&'static str, &'static str, usize),
+    #[error("the line's control points are not finite")]
+    NotFinite,
+}
+
+/// Rotation in degrees of the direction from `end` to `start`, as the reference computes it (in f32).
+fn rotation(start: (f64, f64), end: (f64, f64)) -> f32 {
+    ((start.1 - end.1).atan2(start.0 - end.0) * 180.0 / std::f64::consts::PI) as f32
+}
+
+/// Unit vector of a rotation (f32 trigonometry, as the reference).
+fn direction(rotation: f32) -> (f64, f64) {
+    let r = rotation * std::f32::consts::PI / 180.0;
+    (f64::from(r.cos()), f64::from(r.sin()))
+}
+
+/// A box at `centre`: `width` across the line, 1 pixel along it when the line is horizontal or vertical, 3
+/// when it is slanted (so every box holds pixels).
+fn sample_box(centre: (f64, f64), rotation: f32, width: usize) -> Shape {
+    let along = if rotation % 90.0 == 0.0 { 1.0 } else { 3.0 };
+    Shape::Rectangle {
+        cx: centre.0,
+        cy: centre.1,
+        width: along,
+        height: width as f64,
+        rotation_deg: f64::from(rotation),
+    }
+}
+
+/// Rounds half away from zero (C's `lround`).
+fn lround(v: f64) -> i64 {
+    v.round() as i64
+}
+
+/// The boxes along `path` for an averaging `width` (pixels across the line).
+pub fn boxes(path: &LinePath, width: usize) -> Result<Boxes, LineError> {
+    if !(1..=MAX_WIDTH).contains(&width) {
+        return Err(LineError::Width(width));
+    }
+    let n = path.points.len();
+    match path.kind {
+        LineKind::Line if n != 2 => return Err(LineError::Points("line", "2", n)),
+        LineKind::Polyline if n < 2 => return Err(LineError::Points("polyline", "at least 2", n)),
+        _ => {}
+    }
+    if path
+        .points
+        .iter()
+        .any(|p| !(p.0.is_finite() && p.1.is_finite()))
+    {
+        return Err(LineError::NotFinite);
+    }
+    let mut out = Boxes {
+        centres: Vec::new(),
+        segments: Vec::new(),
+        shapes: Vec::new(),
+        step: (1.0, 0.0),
+    };
+    let push = |out: &mut Boxes, centre, segment, rot| {
+        out.centres.push(centre);
+        out.segments.push(segment);
+        out.shapes.push(sample_box(centre, rot, width));
+    };
+    match path.kind {
+        LineKind::Line => {
+            let (start, end) = (path.points[0], path.points[1]);
+            let length = (end.0 - start.0).hypot(end.1 - start.1);
+            let half = lround((length - 1.0) / 2.0).max(0);
+            let centre = ((start.0 + end.0) / 2.0, (start.1 + end.1) / 2.0);
+            let rot = rotation(start, end);
+            let d = direction(rot);
+            out.step = d;
+            // Index 0 at the end point's side, the last at the start point's.
+            for k in -half..=half {
+                let k = k as f64;
+                push(&mut out, (centre.0 + k * d.0, centre.1 + k * d.1), 0, rot);
+            }
+        }
+        LineKind::Polyline => {
+            let mut trim = false;
+            for (segment, pair) in path.points.windows(2).enumerate() {
+                let (start, end) = (pair[0], pair[1]);
+                let length = (end.0 - start.0).hypot(end.1 - start.1);
+                let count = lround(length) + 1;
+                let rot = rotation(start, end);
+                let d = direction(rot);
+                let first = i64::from(trim);
+                if first >= count {
+                    continue;
+                }
+                out.step = d;
+                let mut last = start;
+                for j in first..count {
+                    let j = j as f64;
+                    last = (start.0 - j * d.0, start.1 - j * d.1);
+                    push(&mut out, last, segment, rot);
+                }
+                // The next segment starts at this one's end: skip its first box when it would repeat it.
+                trim = (last.0 - end.0).hypot(last.1 - end.1) < 0.5;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The unit of a profile axis of `boxes` boxes spaced `increment_arcsec` apart, and the increment in it:
+/// milliarcseconds below 2 mas of total length, arcminutes from 2′, degrees from 2°, else arcseconds.
+pub fn length_unit(increment_arcsec: f64, boxes: usize) -> (f64, &'static str) {
+    let length = increment_arcsec * boxes as f64;
+    if length * 1e3 < 2.0 {
+        (increment_arcsec * 1e3, "marcsec")
+    } else if length / 3600.0 >= 2.0 {
+        (increment_arcsec / 3600.0, "deg")
+    } else if length / 60.0 >= 2.0 {
+        (increment_arcsec / 60.0, "arcmin")
+    } else {
+        (increment_arcsec, "arcsec")
+    }
+}
+
+/// Whether the separations between consecutive centres are equal within `tolerance` (the fixed-pixel boxes
+/// then have one world increment), and their mean. Separations of 0 (no world coordinates there) are skipped.
+pub fn linear_increment(separations: &[f64], tolerance: f64) -> Option<f64> {
+    let seps: Vec<f64> = separations.iter().copied().filter(|s| *s > 0.0).collect();
+    if seps.is_empty() {
+        return Some(0.0);
+    }
+    let (lo, hi) = seps
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), s| {
+            (lo.min(*s), hi.max(*s))
+        });
+    (hi - lo <= tolerance).then(|| seps.iter().sum::<f64>() / seps.len() as f64)
+}
+
+/// Sum and count of the finite values of a run of pixels.
+pub fn finite_sum(values: &[f32]) -> (f64, u64) {
+    values
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold((0.0, 0), |(s, n), v| (s + f64::from(*v), n + 1))
+}
+
+/// The mean of a (sum, count) partial; NaN when no pixel was finite.
+pub fn mean(partial: (f64, u64)) -> f32 {
+    if partial.1 == 0 {
+        f32::NAN
+    } else {
+        (partial.0 / partial.1 as f64) as f32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(points: &[(f64, f64)]) -> LinePath {
+        LinePath {
+            kind: if points.len() == 2 {
+                LineKind::Line
+            } else {
+                LineKind::Polyline
+            },
+            points: points.to_vec(),
+        }
+    }
+
+    fn rounded(b: &Boxes) -> Vec<(i64, i64)> {
+        b.centres
+            .iter()
+            .map(|c| (c.0.round() as i64, c.1.round() as i64))
+            .collect()
+    }
+
+    #[test]
+    fn a_line_runs_from_its_end_to_its_start() {
+        // The reference's tests: (9,5)→(1,5) gives row 5, x = 1..9 ascending; (5,9)→(5,1) gives y = 1..9.
+        let b = boxes(&line(&[(9.0, 5.0), (1.0, 5.0)]), 1).expect("boxes");
+        assert_eq!(rounded(&b), (1..=9).map(|x| (x, 5)).collect::<Vec<_>>());
+        let b = boxes(&line(&[(5.0, 9.0), (5.0, 1.0)]), 1).expect("boxes");
+        assert_eq!(rounded(&b), (1..=9).map(|y| (5, y)).collect::<Vec<_>>());
+        assert!(matches!(
+            b.shapes[0],
+            Shape::Rectangle { width, height, .. } if width == 1.0 && height == 1.0
+        ));
+    }
+
+    #[test]
+    fn a_polyline_does_not_repeat_its_vertices() {
+        let b = boxes(&line(&[(1.0, 1.0), (9.0, 1.0), (9.0, 5.0)]), 3).expect("boxes");
+        let mut expected: Vec<(i64, i64)> = (1..=9).map(|x| (x, 1)).collect();
+        expected.extend((2..=5).map(|y| (9, y)));
+        assert_eq!(rounded(&b), expected);
+        assert_eq!(b.neighbours().count(), 11);
+    }
+
+    #[test]
+    fn slanted_boxes_are_three_pixels_along() {
+        let b = boxes(&line(&[(0.0, 0.0), (10.0, 10.0)]), 5).expect("boxes");
+        assert_eq!(
+            b.len(),
+            2 * lround((200f64.sqrt() - 1.0) / 2.0) as usize + 1
+        );
+        assert!(matches!(
+            b.shapes[0],
+            Shape::Rectangle { width, height, .. } if width == 3.0 && height == 5.0
+        ));
+    }
+
+    #[test]
+    fn bad_paths_are_refused() {
+        assert_eq!(
+            boxes(&line(&[(0.0, 0.0), (1.0, 1.0)]), 0),
+            Err(LineError::Width(0))
+        );
+        assert_eq!(
+            boxes(&line(&[(0.0, 0.0), (1.0, 1.0)]), 21),
+            Err(LineError::Width(21))
+        );
+        assert_eq!(
+            boxes(&line(&[(0.0, f64::NAN), (1.0, 1.0)]), 1),
+            Err(LineError::NotFinite)
+        );
+        let short = LinePath {
+            kind: LineKind::Line,
+            points: vec![(0.0, 0.0)],
+        };
+        assert!(boxes(&short, 1).is_err());
+        // A zero-length line is one box.
+        assert_eq!(
+            boxes(&line(&[(3.0, 3.0), (3.0, 3.0)]), 1).map(|b| b.len()),
+            Ok(1)
+        );
+    }
+
+    #[test]
+    fn units_follow_the_total_length() {
+        assert_eq!(length_unit(0.5, 3).1, "arcsec");
+        assert_eq!(length_unit(1e-4, 3).1, "marcsec");
+        let (v, u) = length_unit(1.0, 200);
+        assert_eq!(u, "arcmin");
+        assert!((v - 1.0 / 60.0).abs() < 1e-15);
+        assert_eq!(length_unit(100.0, 100).1, "deg");
+    }
+
+    #[test]
+    fn linearity_allows_the_tolerance() {
+        let mean_step = linear_increment(&[1.0, 1.0005, 0.0], 0.01).unwrap_or(f64::NAN);
+        assert!((mean_step - 1.00025).abs() < 1e-12, "{mean_step}");
+        assert_eq!(linear_increment(&[1.0, 1.2], 0.01), None);
+        assert_eq!(linear_increment(&[], 0.01), Some(0.0));
+        assert!(mean((0.0, 0)).is_nan());
+        assert_eq!(finite_sum(&[1.0, f32::NAN, 2.0]), (3.0, 2));
+    }
+}
