@@ -1295,6 +1295,7 @@ def main():
         make_pixels(os.path.join(out, "images", "pixels"))
         contours = gen_overlays.make_overlays(os.path.join(out, "images", "overlays"))
         lines = gen_overlays.make_lines(os.path.join(out, "images", "overlays"))
+        vectors = gen_overlays.make_vectors(os.path.join(out, "images", "overlays"))
         make_hdf5_extra(os.path.join(out, "hdf5"))
         size_each = make_big(os.path.join(out, "big"))
         files, listings = describe_tree(out, "images")
@@ -1330,6 +1331,7 @@ def main():
             "computed_stokes": computed_stokes_expected(),
             "contours": contours,
             "lines": lines,
+            "vectors": vectors,
             "beam_flux": beam_flux_expected(os.path.join(out, "images", "pixels", "beams.fits")),
         }
         tmp = os.path.join(out, "expected.json.tmp")

@@ -9,6 +9,8 @@ lines.fits         200x300x3 float32 cube with a SIN WCS of 1" pixels and NaN pa
                    of lines and polylines (numpy means of the pixels whose centres lie in each box, boxes
                    placed as carta_backend places them; increments from astropy's WCS and SkyCoord
                    separations) and a point region's row and column.
+vectors.fits       280x600x2x4 IQUV cube (NaN patches in Q and I); the vector overlay of each case on the
+                   whole block grid by numpy (NaN-aware block means, then the PI/PA formulas in float32).
 
 Vertices are given in the frontend's contour coordinates: pixel (i, j)'s centre is at (i + 0.5, j + 0.5);
 Gaussian vertices are offset by f-1 (the valid part starts there) and block vertices scaled by f.
@@ -232,3 +234,95 @@ def make_lines(d):
              "x": [[float(v) if np.isfinite(v) else None for v in cube[ch, py, :]] for ch in (0, 1)],
              "y": [[float(v) if np.isfinite(v) else None for v in cube[ch, :, px]] for ch in (0, 1)]}
     return {"file": "lines.fits", "cases": cases, "point": point}
+
+
+# --- vector overlays ----------------------------------------------------------------------------------------
+
+VECTOR_SHAPE = (4, 2, 600, 280)  # Stokes, channels, rows, columns
+# (name, channel, stokes_intensity, stokes_angle, mip, fractional, threshold, threshold_option, q_err, u_err)
+VECTOR_CASES = [
+    ("computed", 0, 1, 1, 3, False, None, 0, 0.0, 0.0),
+    ("fractional_debiased", 0, 1, 1, 4, True, 2.0, 1, 0.03, 0.04),
+    ("plinear_threshold", 0, 1, -1, 5, False, 0.4, 14, 0.0, 0.0),
+    ("current", 0, 0, 0, 2, False, 3.0, 1, 0.0, 0.0),
+    ("computed_channel1", 1, 1, 1, 3, False, None, 0, 0.0, 0.0),
+]
+
+
+def vector_cube():
+    s, c, h, w = VECTOR_SHAPE
+    rng = np.random.default_rng(1616)
+    y, x = np.indices((h, w), dtype=np.float64)
+    cube = np.empty(VECTOR_SHAPE, dtype=np.float32)
+    for k in range(c):
+        i = 4.0 + 6.0 * np.exp(-((x - 140) ** 2 + (y - 300 - 40 * k) ** 2) / (2 * 90.0 ** 2)) \
+            + rng.normal(0, 0.5, (h, w))
+        theta = 0.01 * x + 0.004 * y + k
+        frac = 0.05 + 0.2 * np.exp(-((x - 60) ** 2 + (y - 150) ** 2) / (2 * 70.0 ** 2))
+        q = i * frac * np.cos(2 * theta) + rng.normal(0, 0.1, (h, w))
+        u = i * frac * np.sin(2 * theta) + rng.normal(0, 0.1, (h, w))
+        v = rng.normal(0, 0.05, (h, w))
+        cube[:, k] = np.array([i, q, u, v], dtype=np.float32)
+    cube[1, :, 400:420, 100:130] = np.nan  # Q missing in a patch
+    cube[0, :, 500:505, :] = np.nan         # I missing in a band
+    return cube
+
+
+def vector_header():
+    from astropy.io import fits
+    hd = fits.Header()
+    for k, v in [("CTYPE1", "RA---SIN"), ("CRPIX1", 140.0), ("CRVAL1", 83.6), ("CDELT1", -2.0 / 3600),
+                 ("CUNIT1", "deg"), ("CTYPE2", "DEC--SIN"), ("CRPIX2", 300.0), ("CRVAL2", 22.0),
+                 ("CDELT2", 2.0 / 3600), ("CUNIT2", "deg"), ("CTYPE3", "FREQ"), ("CRPIX3", 1.0),
+                 ("CRVAL3", 1.4e9), ("CDELT3", 1e6), ("CUNIT3", "Hz"), ("CTYPE4", "STOKES"),
+                 ("CRPIX4", 1.0), ("CRVAL4", 1.0), ("CDELT4", 1.0), ("BUNIT", "Jy/beam")]:
+        hd[k] = v
+    return hd
+
+
+def vector_grid(case, cube):
+    """The vectors of one case on the whole grid, by numpy: NaN-aware block means (float64 sums of the
+    float32 pixels, then float32), then carta_backend's formulas in float32."""
+    name, ch, si, sa, mip, frac, thr, opt, qe, ue = case
+    f32 = np.float32
+    means = [block_means(cube[k, ch], mip) for k in range(4)]
+    i, q, u, _ = means
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = q * q + u * u - f32((f32(qe) * f32(qe) + f32(ue) * f32(ue)) / f32(2.0))
+        pi = np.where(r >= 0, np.sqrt(np.maximum(r, f32(0))), f32(np.nan)).astype(np.float32)
+        pa = (np.degrees(np.arctan2(u, q)).astype(np.float32) / f32(2.0)).astype(np.float32)
+        if si == 0 or sa == 0:
+            cur = i  # Stokes I is the plane shown
+            keep = np.ones(cur.shape, bool) if thr is None else (~np.isnan(cur) & (cur >= f32(thr)))
+            out_i = np.where(keep, cur, np.nan).astype(np.float32)
+            return {"intensity": out_i, "angle": out_i}
+        if thr is None:
+            keep = np.ones(i.shape, bool)
+        elif opt == 14:
+            keep = ~np.isnan(pi) & (pi >= f32(thr))
+        else:
+            keep = ~np.isnan(i) & (i >= f32(thr))
+        inten = (f32(100.0) * pi / i).astype(np.float32) if frac else pi
+        ang = np.where(np.isnan(q) | np.isnan(u) | (np.isnan(i) if frac else False), np.nan, pa)
+        out = {"intensity": np.where(keep, inten, np.nan).astype(np.float32)}
+        if sa == 1:
+            out["angle"] = np.where(keep, ang, np.nan).astype(np.float32)
+        return out
+
+
+def make_vectors(d):
+    from astropy.io import fits
+    os.makedirs(d, exist_ok=True)
+    cube = vector_cube()
+    # FITS axis order: NAXIS1 = x, ..., NAXIS4 = Stokes; numpy [Stokes][channel][y][x].
+    fits.PrimaryHDU(cube, header=vector_header()).writeto(os.path.join(d, "vectors.fits"), overwrite=True)
+    cases = []
+    for case in VECTOR_CASES:
+        name, ch, si, sa, mip, frac, thr, opt, qe, ue = case
+        grid = vector_grid(case, cube)
+        enc = {k: [None if not np.isfinite(v) else float(v) for v in a.ravel()] for k, a in grid.items()}
+        cases.append({"name": name, "channel": ch, "stokes_intensity": si, "stokes_angle": sa, "mip": mip,
+                      "fractional": frac, "threshold": thr, "threshold_option": opt, "q_error": qe,
+                      "u_error": ue, "grid_width": int(grid["intensity"].shape[1]),
+                      "grid_height": int(grid["intensity"].shape[0]), **enc})
+    return {"file": "vectors.fits", "width": VECTOR_SHAPE[3], "height": VECTOR_SHAPE[2], "cases": cases}

@@ -10,3 +10,4 @@ pub mod profile;
 pub mod region;
 pub mod smoothing;
 pub mod stats;
+pub mod vectors;

@@ -1,5 +1,7 @@
 //! Intents of the image overlays: contour lines of a plane, traced by every chunk over its own band of rows
-//! (with the halo rows its smoothing stencil and the tracing need) and stitched by the asker at the seams.
+//! (with the halo rows its smoothing stencil and the tracing need) and stitched by the asker at the seams;
+//! polarisation vectors of a plane, each chunk answering the blocks whose first row it holds (reading the
+//! rest of their rows as halo).
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -11,6 +13,7 @@ use super::worker::ChunkAccess;
 use super::ChunkError;
 use crate::analysis::contour::{trace_band, BandContours};
 use crate::analysis::smoothing::gaussian_valid;
+use crate::analysis::vectors::{vectors, Inputs, VectorParams};
 use crate::image::{ImageShape, Plane};
 use crate::tiles::downsample::BlockSums;
 use crate::tiles::TileBounds;
@@ -152,6 +155,105 @@ fn transform(band: &mut BandContours, scale: f32, offset: f32) {
     }
 }
 
+/// Polarisation vectors of one channel in blocks of `mip`×`mip` pixels: the Stokes planes each output is
+/// made from are named by index (`current` the plane shown, which may be a computed Stokes parameter).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VectorField {
+    pub channel: usize,
+    pub mip: usize,
+    pub current: usize,
+    pub i: Option<usize>,
+    pub q: Option<usize>,
+    pub u: Option<usize>,
+    pub params: VectorParams,
+}
+
+/// A chunk's rows of the vector grid (`grid_width` blocks wide, starting at grid row `grid_start`); an output
+/// not asked for is empty.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct VectorBand {
+    pub grid_start: usize,
+    pub grid_width: usize,
+    pub intensity: Vec<f32>,
+    pub angle: Vec<f32>,
+}
+
+/// The grid rows a chunk of image rows `rows` owns (those whose first image row it holds) and the image rows
+/// they cover, for blocks of `mip` rows in a `height`-row image.
+pub fn vector_band(mip: usize, rows: &Range<usize>, height: usize) -> (Range<usize>, Range<usize>) {
+    let mip = mip.max(1);
+    let grid = rows.start.div_ceil(mip)..rows.end.div_ceil(mip).min(height.div_ceil(mip));
+    let image = (grid.start * mip).min(height)..(grid.end * mip).min(height);
+    (grid, image)
+}
+
+impl Intent for VectorField {
+    type Partial = VectorBand;
+
+    fn rows(&self, shape: &ImageShape) -> Range<usize> {
+        0..shape.height
+    }
+
+    fn compute(&self, chunk: &mut ChunkAccess<'_>) -> Result<VectorBand, ChunkError> {
+        let (width, height) = (chunk.width(), chunk.height());
+        let mip = self.mip.max(1);
+        let (grid, image) = vector_band(mip, &chunk.rows(), height);
+        let grid_width = width.div_ceil(mip);
+        if grid.is_empty() {
+            return Ok(VectorBand {
+                grid_start: grid.start,
+                grid_width,
+                ..Default::default()
+            });
+        }
+        let bounds = TileBounds {
+            x0: 0,
+            x1: width,
+            y0: image.start,
+            y1: image.end,
+            mip,
+            width: grid_width,
+            height: grid.len(),
+        };
+        let mut blocks =
+            |stokes: Option<usize>, wanted: bool| -> Result<Option<Vec<f32>>, ChunkError> {
+                let Some(stokes) = stokes.filter(|_| wanted) else {
+                    return Ok(None);
+                };
+                let plane = Plane {
+                    channel: self.channel,
+                    stokes,
+                };
+                let pixels = chunk.rows_around(plane, image.clone())?;
+                if mip == 1 {
+                    return Ok(Some(pixels));
+                }
+                let mut sums = BlockSums::new(bounds);
+                sums.add_rows(&pixels, width, image.start);
+                Ok(Some(sums.finish()))
+            };
+        let p = &self.params;
+        let current = blocks(Some(self.current), p.needs_current())?;
+        let i = blocks(self.i, p.needs_i())?;
+        let q = blocks(self.q, p.needs_qu())?;
+        let u = blocks(self.u, p.needs_qu())?;
+        chunk.check()?;
+        let inputs = Inputs {
+            current: current.as_deref(),
+            i: i.as_deref(),
+            q: q.as_deref(),
+            u: u.as_deref(),
+        };
+        let (intensity, angle) = vectors(bounds.len(), &inputs, p);
+        Ok(VectorBand {
+            grid_start: grid.start,
+            grid_width,
+            intensity,
+            angle,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +287,24 @@ mod tests {
                 Smoothing::Gaussian(f) => height - 2 * (f - 1),
             };
             assert_eq!(next, grid_height, "{smoothing:?}");
+        }
+    }
+
+    #[test]
+    fn vector_bands_own_the_blocks_they_start() {
+        for (mip, height) in [(1usize, 1000usize), (3, 1000), (4, 513), (300, 700)] {
+            let mut next = 0;
+            for i in 0..height.div_ceil(256) {
+                let rows = i * 256..((i + 1) * 256).min(height);
+                let (grid, image) = vector_band(mip, &rows, height);
+                assert_eq!(grid.start, next.max(grid.start), "{mip}");
+                if !grid.is_empty() {
+                    assert_eq!(grid.start, next, "{mip} {height}");
+                    assert_eq!(image.start, grid.start * mip);
+                    next = grid.end;
+                }
+            }
+            assert_eq!(next, height.div_ceil(mip), "{mip} {height}");
         }
     }
 }

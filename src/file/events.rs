@@ -28,6 +28,7 @@ pub enum Event {
     SpatialProfiles(SpatialProfiles),
     SpectralProfiles(SpectralProfiles),
     Contours(ContourData),
+    Vectors(VectorTile),
     Failed(Failure),
 }
 
@@ -44,6 +45,7 @@ pub enum Area {
     Region,
     File,
     Contours,
+    Vectors,
 }
 
 /// A request of this file that could not be answered, and why.
@@ -171,6 +173,20 @@ pub struct ContourSet {
     pub level: f64,
     pub vertices: crate::tiles::vertices::EncodedVertices,
     pub starts: Vec<i32>,
+}
+
+/// One tile of the vector overlay of the current plane, with the batch's progress after it.
+#[derive(Debug, Clone)]
+pub struct VectorTile {
+    pub channel: i32,
+    pub stokes_intensity: i32,
+    pub stokes_angle: i32,
+    pub compression: crate::tiles::encode::Compression,
+    pub quality: f32,
+    /// `None` for an output not drawn (sent as an empty tile, as carta_backend does).
+    pub intensity: Option<crate::tiles::encode::EncodedTile>,
+    pub angle: Option<crate::tiles::encode::EncodedTile>,
+    pub progress: f64,
 }
 
 /// Part of the contours of the current plane: `progress` of its level (1 when the level is complete).

@@ -23,6 +23,8 @@ pub enum Work {
     Contours = 8,
     /// The spatial profiles of a point, line or polyline region.
     Line = 9,
+    /// The vector overlay of the current plane (region -1).
+    Vectors = 10,
 }
 
 /// One piece of work's claim: which lane, which generation.

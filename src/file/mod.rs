@@ -23,21 +23,22 @@ mod requirements;
 mod spectra;
 mod stats;
 mod tiles;
+mod vectors;
 
 pub use animation::{PrepareFrames, StopPreparing};
 pub use channel_map::{ChannelMapReceived, ChannelMapTiles};
 pub use events::{
     Area, ContourData, ContourSet, Event, Failure, FileEvent, HistogramData, HistogramResult,
     SpatialProfile, SpatialProfiles, SpectralProfile, SpectralProfiles, SpectralValues,
-    StatisticsData, TileData, TileSync,
+    StatisticsData, TileData, TileSync, VectorTile,
 };
 pub use open::{open, open_source, FileContext, OpenedFile};
 pub use requirements::{
     Close, ComputedStokes, ContourSettings, Coordinate, HistogramConfig, LineConfig, LineKind,
     LinePath, ProfileAxis, RemoveRegion, RemoveTiles, SetChannels, SetContours, SetCursor,
     SetHistogramRequirements, SetLine, SetRegion, SetRegionSpatialRequirements,
-    SetSpatialRequirements, SetSpectralRequirements, SetStatsRequirements, Smoothing,
-    SpatialConfig, SpectralConfig, Start, StatsConfig, StokesChoice, TileBatch,
+    SetSpatialRequirements, SetSpectralRequirements, SetStatsRequirements, SetVectors, Smoothing,
+    SpatialConfig, SpectralConfig, Start, StatsConfig, StokesChoice, TileBatch, VectorSettings,
 };
 
 use std::sync::Arc;
@@ -100,6 +101,7 @@ pub struct FileActor {
     analysis: regions::Analysis,
     channel_map: channel_map::ChannelMapState,
     contours: contours::ContourState,
+    vectors: vectors::VectorState,
     region_profiles: region_profiles::RegionProfiles,
     /// This image's spectral-order index, being built or ready (held so it lives while the image is open).
     _index: Option<Arc<IndexSlot>>,
@@ -134,6 +136,7 @@ impl FileActor {
             analysis: regions::Analysis::new(settings.analysis_cache_bytes),
             channel_map: channel_map::ChannelMapState::default(),
             contours: contours::ContourState::default(),
+            vectors: vectors::VectorState::default(),
             region_profiles: region_profiles::RegionProfiles::default(),
             answering: 0,
             span,
@@ -194,6 +197,7 @@ impl FileActor {
             self.tiles.waiting.clear();
             self.send_colour_scale(ctx);
             self.send_contours(false, ctx);
+            self.send_vectors(ctx);
             self.refresh_cursor(ctx);
             self.refresh_region_profiles(ctx);
             self.refresh_analysis(stokes_changed, ctx);

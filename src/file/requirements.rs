@@ -222,3 +222,37 @@ pub struct SetContours {
     pub request_id: u32,
     pub settings: ContourSettings,
 }
+
+/// SET_VECTOR_OVERLAY_PARAMETERS, validated. Sources are the ICD's codes, echoed in every tile message:
+/// −1 not drawn, 0 the current plane, 1 computed from Q and U.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorSettings {
+    pub stokes_intensity: i32,
+    pub stokes_angle: i32,
+    /// Block size in pixels (the tiles' mip).
+    pub mip: usize,
+    pub fractional: bool,
+    pub threshold: Option<f32>,
+    /// PolarizationType code of what the threshold applies to (1 = I, 14 = Plinear; 0 = unset).
+    pub threshold_option: i32,
+    /// Debiasing errors (0 without debiasing).
+    pub q_error: f32,
+    pub u_error: f32,
+    pub compression: crate::tiles::encode::Compression,
+    pub quality: f32,
+}
+
+impl VectorSettings {
+    /// Both sources off: the overlay is cleared.
+    pub fn is_clear(&self) -> bool {
+        self.stokes_intensity < 0 && self.stokes_angle < 0
+    }
+}
+
+/// New vector overlay parameters.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetVectors {
+    pub request_id: u32,
+    pub settings: VectorSettings,
+}

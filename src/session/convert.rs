@@ -6,7 +6,7 @@ use crate::analysis::stats::StatKind;
 use crate::config::Limits;
 use crate::file::{
     ComputedStokes, ContourSettings, Coordinate, HistogramConfig, LineConfig, ProfileAxis,
-    Smoothing, SpatialConfig, SpectralConfig, StatsConfig, StokesChoice, TileBatch,
+    Smoothing, SpatialConfig, SpectralConfig, StatsConfig, StokesChoice, TileBatch, VectorSettings,
 };
 use crate::protocol::pb;
 use crate::tiles::encode::Compression;
@@ -214,6 +214,66 @@ pub fn line_configs(
             })
         })
         .collect()
+}
+
+/// Largest vector overlay block size accepted (pixels per block side).
+pub const MAX_VECTOR_SMOOTHING: u32 = 1024;
+
+/// SET_VECTOR_OVERLAY_PARAMETERS: sources −1, 0 or 1; a block size up to the limit (0 means 1, no
+/// averaging); finite threshold and errors (a NaN threshold is "none", as the frontend sends it disabled);
+/// NONE or ZFP compression.
+pub fn vector_settings(msg: &pb::SetVectorOverlayParameters) -> Result<VectorSettings, String> {
+    for (what, s) in [
+        ("intensity", msg.stokes_intensity),
+        ("angle", msg.stokes_angle),
+    ] {
+        if !(-1..=1).contains(&s) {
+            return Err(format!(
+                "{what} source {s} is not one of -1 (none), 0 (current) or 1 (computed)"
+            ));
+        }
+    }
+    if msg.smoothing_factor > MAX_VECTOR_SMOOTHING {
+        return Err(format!(
+            "pixel averaging {} is outside 0..={MAX_VECTOR_SMOOTHING}",
+            msg.smoothing_factor
+        ));
+    }
+    let threshold = match msg.threshold {
+        t if t.is_nan() => None,
+        t if t.is_finite() => Some(t as f32),
+        t => return Err(format!("threshold {t} is not a finite number")),
+    };
+    let (q_error, u_error) = if msg.debiasing {
+        if !(msg.q_error.is_finite() && msg.u_error.is_finite()) {
+            return Err("the debiasing errors are not finite numbers".into());
+        }
+        (msg.q_error as f32, msg.u_error as f32)
+    } else {
+        (0.0, 0.0)
+    };
+    let compression = match pb::CompressionType::try_from(msg.compression_type) {
+        Ok(pb::CompressionType::None) => Compression::None,
+        Ok(pb::CompressionType::Zfp) => Compression::Zfp,
+        _ => {
+            return Err(format!(
+                "compression type {} is not NONE or ZFP",
+                msg.compression_type
+            ))
+        }
+    };
+    Ok(VectorSettings {
+        stokes_intensity: msg.stokes_intensity,
+        stokes_angle: msg.stokes_angle,
+        mip: msg.smoothing_factor.max(1) as usize,
+        fractional: msg.fractional,
+        threshold,
+        threshold_option: msg.threshold_option,
+        q_error,
+        u_error,
+        compression,
+        quality: msg.compression_quality,
+    })
 }
 
 /// Largest contour smoothing factor accepted (a kernel of 2·(f−1)+1 pixels, or f×f blocks).

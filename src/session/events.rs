@@ -8,9 +8,10 @@ use super::{SessionActor, Tag};
 use crate::file::{
     ContourData, Event, FileEvent, HistogramConfig, HistogramData, HistogramResult,
     SpatialProfiles, SpectralProfiles, SpectralValues, StatisticsData, TileData, TileSync,
+    VectorTile,
 };
 use crate::protocol::{self, pb, EventType};
-use crate::tiles::encode::Compression;
+use crate::tiles::encode::{Compression, EncodedTile};
 
 fn histogram(h: HistogramResult) -> pb::Histogram {
     pb::Histogram {
@@ -99,16 +100,7 @@ fn tile_data(file_id: i32, t: TileData) -> pb::RasterTileData {
         compression_quality: t.quality,
         sync_id: t.sync_id,
         animation_id: t.animation_id,
-        tiles: vec![pb::TileData {
-            layer: tile.tile.layer as i32,
-            x: tile.tile.x as i32,
-            y: tile.tile.y as i32,
-            width: tile.bounds.width as i32,
-            height: tile.bounds.height as i32,
-            image_data: tile.image_data.clone(),
-            nan_encodings: tile.nan_encodings.clone(),
-            mip: tile.bounds.mip as i32,
-        }],
+        tiles: vec![pb_tile(tile)],
         ..Default::default()
     };
     data.set_compression_type(match t.compression {
@@ -179,6 +171,40 @@ fn spectral_data(file_id: i32, s: SpectralProfiles) -> pb::SpectralProfileData {
             })
             .collect(),
     }
+}
+
+/// An encoded tile as the ICD's TileData.
+fn pb_tile(t: &EncodedTile) -> pb::TileData {
+    pb::TileData {
+        layer: t.tile.layer as i32,
+        x: t.tile.x as i32,
+        y: t.tile.y as i32,
+        width: t.bounds.width as i32,
+        height: t.bounds.height as i32,
+        image_data: t.image_data.clone(),
+        nan_encodings: t.nan_encodings.clone(),
+        mip: t.bounds.mip as i32,
+    }
+}
+
+fn vector_data(file_id: i32, v: VectorTile) -> pb::VectorOverlayTileData {
+    let mut data = pb::VectorOverlayTileData {
+        file_id,
+        channel: v.channel,
+        stokes_intensity: v.stokes_intensity,
+        stokes_angle: v.stokes_angle,
+        compression_quality: v.quality,
+        // An output not drawn is the empty TileData carta_backend sends.
+        intensity_tiles: vec![v.intensity.as_ref().map(pb_tile).unwrap_or_default()],
+        angle_tiles: vec![v.angle.as_ref().map(pb_tile).unwrap_or_default()],
+        progress: v.progress,
+        ..Default::default()
+    };
+    data.set_compression_type(match v.compression {
+        Compression::Zfp => pb::CompressionType::Zfp,
+        Compression::None => pb::CompressionType::None,
+    });
+    data
 }
 
 fn contour_data(file_id: i32, c: ContourData) -> pb::ContourImageData {
@@ -254,6 +280,11 @@ impl Handler<FileEvent> for SessionActor {
             Event::Contours(c) => {
                 protocol::encode(EventType::ContourImageData, 0, &contour_data(file_id, c))
             }
+            Event::Vectors(v) => protocol::encode(
+                EventType::VectorOverlayTileData,
+                0,
+                &vector_data(file_id, v),
+            ),
             Event::Failed(f) => {
                 tracing::warn!(parent: &self.span, file_id, "{}", f.message);
                 let err = error_data(

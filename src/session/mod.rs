@@ -162,6 +162,9 @@ impl SessionActor {
             Request::AnimationFlowControl(m) => self.on_animation_flow_control(m, ctx),
             Request::ResumeSession(m) => self.on_resume_session(id, m, ctx),
             Request::SetContourParameters(m) => self.on_set_contour_parameters(id, m, ctx),
+            Request::SetVectorOverlayParameters(m) => {
+                self.on_set_vector_overlay_parameters(id, m, ctx)
+            }
             Request::ServerOnly(event) => self.send_error(
                 ctx,
                 id,

@@ -1,5 +1,5 @@
-//! Overlay handlers: SET_CONTOUR_PARAMETERS (converted, limits first, and routed to the image's file actor,
-//! which traces and streams CONTOUR_IMAGE_DATA).
+//! Overlay handlers: SET_CONTOUR_PARAMETERS and SET_VECTOR_OVERLAY_PARAMETERS, converted (limits first) and
+//! routed to the image's file actor, which streams CONTOUR_IMAGE_DATA or VECTOR_OVERLAY_TILE_DATA.
 
 use actix_web_actors::ws;
 
@@ -34,6 +34,36 @@ impl SessionActor {
                 Tag::Area(Area::Contours),
                 pb::ErrorSeverity::Error,
                 format!("Contours: {e}"),
+                file_id.to_string(),
+            ),
+        }
+    }
+
+    pub(super) fn on_set_vector_overlay_parameters(
+        &mut self,
+        request_id: u32,
+        msg: pb::SetVectorOverlayParameters,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
+        let tag = Tag::Area(Area::Vectors);
+        let Ok(file_id) = i32::try_from(msg.file_id) else {
+            let text = format!("File id {} not found", msg.file_id);
+            return self.send_error(ctx, request_id, tag, pb::ErrorSeverity::Error, text);
+        };
+        let Some(f) = self.file(request_id, file_id, Area::Vectors, ctx) else {
+            return;
+        };
+        match convert::vector_settings(&msg) {
+            Ok(settings) => f.do_send(file::SetVectors {
+                request_id,
+                settings,
+            }),
+            Err(e) => self.send_error_about(
+                ctx,
+                request_id,
+                tag,
+                pb::ErrorSeverity::Error,
+                format!("Vector overlay: {e}"),
                 file_id.to_string(),
             ),
         }

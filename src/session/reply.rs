@@ -36,6 +36,7 @@ impl Tag {
                 Area::Region => "region",
                 Area::File => "file",
                 Area::Contours => "contours",
+                Area::Vectors => "vector field",
             },
         }
     }
