@@ -87,14 +87,7 @@ impl SessionActor {
             Ok(_) => return Err("no such file".into()),
             Err(e) => return Err(e.to_string()),
         };
-        let span =
-            tracing::info_span!(parent: &self.span, "file", id = file_id, path = %path.relative);
-        let context = FileContext {
-            runtime: self.runtime.clone(),
-            settings: self.settings.file.clone(),
-            events: ctx.address().recipient(),
-            span,
-        };
+        let context = self.file_context(file_id, &path.relative, ctx);
         self.opening.insert(file_id);
         Ok(file::open(
             context,
@@ -103,6 +96,21 @@ impl SessionActor {
             hdu.to_string(),
             file.to_string(),
         ))
+    }
+
+    /// What the file actor of `file_id` (shown in logs as `label`) runs with.
+    pub(super) fn file_context(
+        &self,
+        file_id: i32,
+        label: &str,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) -> FileContext {
+        FileContext {
+            runtime: self.runtime.clone(),
+            settings: self.settings.file.clone(),
+            events: ctx.address().recipient(),
+            span: tracing::info_span!(parent: &self.span, "file", id = file_id, path = %label),
+        }
     }
 
     /// Takes an opened image as `file_id` (closing what had that id), starts its stream, and returns its
@@ -131,8 +139,10 @@ impl SessionActor {
                 actor: opened.actor,
                 plane: Plane::FIRST,
                 depth: usize::try_from(opened.description.extended.depth).unwrap_or(1),
+                name: opened.description.file_info.name.clone(),
             },
         );
+        self.last_file_id = file_id;
         ack
     }
 
@@ -361,14 +371,22 @@ impl SessionActor {
             .filter(|r| r.file_id == msg.file_id)
             .map(|r| r.kind);
         let converted = match kind {
-            // Clearing the requirements of a region already gone is not an error.
-            None if msg.spatial_profiles.is_empty() => Ok((Vec::new(), Vec::new())),
+            // Clearing the requirements of any region (even one gone, or one without spatial profiles, which
+            // the 6.0.0 frontend does when a region is selected) is not an error.
+            _ if msg.spatial_profiles.is_empty() => Ok((Vec::new(), Vec::new())),
             Some(RegionType::POINT) => convert::spatial_configs(msg, &self.settings.limits)
                 .map(|points| (points, Vec::new())),
             Some(RegionType::LINE) | Some(RegionType::POLYLINE) => {
                 convert::line_configs(msg, &self.settings.limits).map(|lines| (Vec::new(), lines))
             }
-            _ => Err(format!(
+            // A closed region has no spatial profile. The 6.0.0 frontend asks for one whenever such a region
+            // is selected with a spatial profiler open; that is ordinary use, not an error to show.
+            Some(_) => {
+                tracing::debug!(parent: &self.span, region_id = msg.region_id,
+                    "no spatial profile for a closed region");
+                return;
+            }
+            None => Err(format!(
                 "Spatial requirements failed for region {}: invalid region id or type (spatial \
                  profiles are of the cursor, points, lines and polylines)",
                 msg.region_id
