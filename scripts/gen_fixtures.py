@@ -1296,6 +1296,7 @@ def main():
         contours = gen_overlays.make_overlays(os.path.join(out, "images", "overlays"))
         lines = gen_overlays.make_lines(os.path.join(out, "images", "overlays"))
         vectors = gen_overlays.make_vectors(os.path.join(out, "images", "overlays"))
+        pv = gen_overlays.make_pv(os.path.join(out, "images", "overlays"))
         make_hdf5_extra(os.path.join(out, "hdf5"))
         size_each = make_big(os.path.join(out, "big"))
         files, listings = describe_tree(out, "images")
@@ -1332,6 +1333,7 @@ def main():
             "contours": contours,
             "lines": lines,
             "vectors": vectors,
+            "pv": pv,
             "beam_flux": beam_flux_expected(os.path.join(out, "images", "pixels", "beams.fits")),
         }
         tmp = os.path.join(out, "expected.json.tmp")

@@ -11,6 +11,9 @@ lines.fits         200x300x3 float32 cube with a SIN WCS of 1" pixels and NaN pa
                    separations) and a point region's row and column.
 vectors.fits       280x600x2x4 IQUV cube (NaN patches in Q and I); the vector overlay of each case on the
                    whole block grid by numpy (NaN-aware block means, then the PI/PA formulas in float32).
+pv.fits            150x120x40 cube (FREQ, SIN 0.5" pixels) with a drifting source; the PV images of a line
+                   (and reversed) and a polyline by numpy box means per channel, their offset axis from
+                   astropy's separations and their frequency axis from astropy's spectral WCS.
 
 Vertices are given in the frontend's contour coordinates: pixel (i, j)'s centre is at (i + 0.5, j + 0.5);
 Gaussian vertices are offset by f-1 (the valid part starts there) and block vertices scaled by f.
@@ -326,3 +329,79 @@ def make_vectors(d):
                       "u_error": ue, "grid_width": int(grid["intensity"].shape[1]),
                       "grid_height": int(grid["intensity"].shape[0]), **enc})
     return {"file": "vectors.fits", "width": VECTOR_SHAPE[3], "height": VECTOR_SHAPE[2], "cases": cases}
+
+
+# --- PV images ------------------------------------------------------------------------------------------------
+
+PV_SHAPE = (40, 120, 150)  # channels, rows, columns
+# (name, kind, points, width, spectral range or None, reverse)
+PV_CASES = [
+    ("line", "line", [(20.3, 30.7), (130.2, 90.4)], 3, (5, 30), False),
+    ("line_reversed", "line", [(20.3, 30.7), (130.2, 90.4)], 3, (5, 30), True),
+    ("polyline_all", "polyline", [(10.4, 100.3), (70.6, 105.2), (80.1, 20.8)], 1, None, False),
+]
+
+
+def pv_cube():
+    c, h, w = PV_SHAPE
+    rng = np.random.default_rng(1717)
+    y, x = np.indices((h, w), dtype=np.float64)
+    cube = np.empty(PV_SHAPE, dtype=np.float32)
+    for k in range(c):
+        centre = 20 + 1.5 * k  # a source drifting across channels, like a rotating disk's emission
+        cube[k] = 5.0 * np.exp(-((x - centre) ** 2 + (y - 60) ** 2) / (2 * 15.0 ** 2)) \
+            + 0.01 * k + rng.normal(0, 0.2, (h, w))
+    cube[10, 40:60, 50:80] = np.nan
+    return cube
+
+
+def pv_header():
+    from astropy.io import fits
+    hd = fits.Header()
+    for k, v in [("CTYPE1", "RA---SIN"), ("CRPIX1", 75.0), ("CRVAL1", 201.0), ("CDELT1", -0.5 / 3600),
+                 ("CUNIT1", "deg"), ("CTYPE2", "DEC--SIN"), ("CRPIX2", 60.0), ("CRVAL2", -43.0),
+                 ("CDELT2", 0.5 / 3600), ("CUNIT2", "deg"), ("CTYPE3", "FREQ"), ("CRPIX3", 3.0),
+                 ("CRVAL3", 2.3e11), ("CDELT3", -2.5e5), ("CUNIT3", "Hz"), ("RESTFRQ", 2.305e11),
+                 ("SPECSYS", "LSRK"), ("BUNIT", "Jy/beam"), ("BMAJ", 0.001), ("BMIN", 0.0008),
+                 ("BPA", 30.0)]:
+        hd[k] = v
+    return hd
+
+
+def make_pv(d):
+    from astropy.io import fits
+    from astropy.wcs import WCS
+    os.makedirs(d, exist_ok=True)
+    cube = pv_cube()
+    header = pv_header()
+    fits.PrimaryHDU(cube, header=header).writeto(os.path.join(d, "pv.fits"), overwrite=True)
+    spectral = WCS(header).spectral
+    cases = []
+    for name, kind, pts, width, rng_, reverse in PV_CASES:
+        lo, hi = rng_ if rng_ else (0, PV_SHAPE[0] - 1)
+        boxes = line_boxes(kind, pts, width)
+        axis = line_profile(cube, header, kind, pts, width, 0)
+        h, w = PV_SHAPE[1:]
+        yy, xx = np.indices((h, w), dtype=np.float64)
+        means = np.full((len(boxes), hi - lo + 1), np.nan, dtype=np.float32)
+        for b, (centre, r, _) in enumerate(boxes):
+            along = 1.0 if float(r) % 90.0 == 0.0 else 3.0
+            t = np.radians(float(r))
+            dx, dy = xx - centre[0], yy - centre[1]
+            u = dx * np.cos(t) + dy * np.sin(t)
+            v = -dx * np.sin(t) + dy * np.cos(t)
+            inside = (np.abs(u) <= along / 2 + 1e-9) & (np.abs(v) <= width / 2.0 + 1e-9)
+            vals = cube[lo:hi + 1][:, inside].astype(np.float64)
+            with np.errstate(invalid="ignore"):
+                means[b] = np.nanmean(vals, axis=1).astype(np.float32)
+        image = means.T if not reverse else means  # numpy [y][x]: rows are channels unless reversed
+        freq0 = float(spectral.pixel_to_world_values(lo))
+        freq1 = float(spectral.pixel_to_world_values(lo + 1))
+        cases.append({"name": name, "kind": kind, "points": [list(p) for p in pts], "width": width,
+                      "range": [lo, hi] if rng_ else None, "reverse": reverse,
+                      "width_px": int(image.shape[1]), "height_px": int(image.shape[0]),
+                      "pixels": [None if not np.isfinite(a) else float(a) for a in image.ravel()],
+                      "cdelt": axis["cdelt"], "unit": axis["unit"],
+                      "crpix": (len(boxes) - 1) // 2 + 1 if kind == "line" else 1,
+                      "freq0": freq0, "dfreq": freq1 - freq0})
+    return {"file": "pv.fits", "cases": cases}

@@ -52,11 +52,6 @@ fn cases() -> Vec<(EventType, Vec<u8>, EventType)> {
             EventType::MomentResponse,
         ),
         (
-            EventType::PvRequest,
-            pb::PvRequest::default().encode_to_vec(),
-            EventType::PvResponse,
-        ),
-        (
             EventType::FittingRequest,
             pb::FittingRequest::default().encode_to_vec(),
             EventType::FittingResponse,
@@ -96,7 +91,6 @@ fn outcome(event: EventType, payload: &[u8]) -> (bool, String) {
         EventType::CatalogFileInfoResponse => read!(pb::CatalogFileInfoResponse),
         EventType::OpenCatalogFileAck => read!(pb::OpenCatalogFileAck),
         EventType::MomentResponse => read!(pb::MomentResponse),
-        EventType::PvResponse => read!(pb::PvResponse),
         EventType::FittingResponse => read!(pb::FittingResponse),
         EventType::SaveFileAck => read!(pb::SaveFileAck),
         EventType::ConcatStokesFilesAck => read!(pb::ConcatStokesFilesAck),
@@ -128,15 +122,15 @@ async fn awaited_requests_get_their_own_failed_response_with_the_same_request_id
     }
     // Requests nobody awaits get an ERROR_DATA with their request id; the session is still up.
     c.send_raw(common::frame(
-        EventType::StopPvCalc,
+        EventType::StopMomentCalc,
         30,
         77,
-        &pb::StopPvCalc::default().encode_to_vec(),
+        &pb::StopMomentCalc::default().encode_to_vec(),
     ))
     .await;
     let (h, err) = c.expect::<pb::ErrorData>(EventType::ErrorData).await;
     assert_eq!(h.request_id, 77);
-    assert!(err.message.contains("STOP_PV_CALC"), "{}", err.message);
+    assert!(err.message.contains("STOP_MOMENT_CALC"), "{}", err.message);
     assert!(
         c.file_list("", pb::FileListFilterMode::Content)
             .await

@@ -29,6 +29,11 @@ pub enum Event {
     SpectralProfiles(SpectralProfiles),
     Contours(ContourData),
     Vectors(VectorTile),
+    /// Progress of the PV image asked for by `request_id`.
+    PvProgress {
+        request_id: u32,
+        progress: f64,
+    },
     Failed(Failure),
 }
 

@@ -25,6 +25,8 @@ pub enum Work {
     Line = 9,
     /// The vector overlay of the current plane (region -1).
     Vectors = 10,
+    /// The PV image being generated (region -1).
+    Pv = 11,
 }
 
 /// One piece of work's claim: which lane, which generation.

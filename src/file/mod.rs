@@ -17,6 +17,7 @@ mod generations;
 mod histograms;
 mod open;
 mod plan;
+mod pv;
 mod region_profiles;
 mod regions;
 mod requirements;
@@ -33,6 +34,7 @@ pub use events::{
     StatisticsData, TileData, TileSync, VectorTile,
 };
 pub use open::{open, open_source, FileContext, OpenedFile};
+pub use pv::{GeneratePv, PvImage, PvOutcome, StopPv};
 pub use requirements::{
     Close, ComputedStokes, ContourSettings, Coordinate, HistogramConfig, LineConfig, LineKind,
     LinePath, ProfileAxis, RemoveRegion, RemoveTiles, SetChannels, SetContours, SetCursor,
@@ -102,6 +104,8 @@ pub struct FileActor {
     channel_map: channel_map::ChannelMapState,
     contours: contours::ContourState,
     vectors: vectors::VectorState,
+    /// The line region a PV image is being made of.
+    pv_region: Option<i32>,
     region_profiles: region_profiles::RegionProfiles,
     /// This image's spectral-order index, being built or ready (held so it lives while the image is open).
     _index: Option<Arc<IndexSlot>>,
@@ -137,6 +141,7 @@ impl FileActor {
             channel_map: channel_map::ChannelMapState::default(),
             contours: contours::ContourState::default(),
             vectors: vectors::VectorState::default(),
+            pv_region: None,
             region_profiles: region_profiles::RegionProfiles::default(),
             answering: 0,
             span,

@@ -240,6 +240,7 @@ impl Handler<SetLine> for FileActor {
 
     fn handle(&mut self, msg: SetLine, ctx: &mut Context<Self>) {
         self.analysis.remove_shape(msg.region_id);
+        self.region_changed_for_pv(msg.region_id);
         self.region_profiles.points.remove(&msg.region_id);
         self.region_profiles.lines.insert(msg.region_id, msg.path);
         self.run_region_profiles(msg.region_id, ctx);

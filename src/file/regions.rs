@@ -184,6 +184,7 @@ impl Handler<RemoveRegion> for FileActor {
             self.generations.bump(&self.chunks, id, work);
         }
         self.region_profiles.remove(id);
+        self.region_changed_for_pv(id);
         self.analysis.shapes.remove(&id);
         self.analysis.stats.remove(&id);
         self.analysis.histograms.remove(&id);

@@ -280,6 +280,18 @@ impl Handler<FileEvent> for SessionActor {
             Event::Contours(c) => {
                 protocol::encode(EventType::ContourImageData, 0, &contour_data(file_id, c))
             }
+            Event::PvProgress {
+                request_id,
+                progress,
+            } => protocol::encode(
+                EventType::PvProgress,
+                request_id,
+                &pb::PvProgress {
+                    file_id,
+                    preview_id: 0,
+                    progress: progress as f32,
+                },
+            ),
             Event::Vectors(v) => protocol::encode(
                 EventType::VectorOverlayTileData,
                 0,

@@ -12,6 +12,7 @@ pub mod convert;
 mod events;
 mod images;
 mod overlays;
+mod pv;
 pub mod region_set;
 mod regions;
 mod reply;
@@ -61,6 +62,8 @@ struct OpenImage {
     plane: crate::image::Plane,
     /// Channels of the image (from its description).
     depth: usize,
+    /// The name it is shown under.
+    name: String,
 }
 
 /// One client connection.
@@ -84,6 +87,10 @@ pub struct SessionActor {
     animation: Option<animation::Animation>,
     /// Last animation id handed out.
     animation_ids: i32,
+    /// The id of the image opened last (a generated image takes the next one, as the frontend counts).
+    last_file_id: i32,
+    /// Per source image, the suffix number of its last kept PV image.
+    pv_names: HashMap<i32, u32>,
 }
 
 impl SessionActor {
@@ -112,6 +119,8 @@ impl SessionActor {
             views: HashMap::new(),
             animation: None,
             animation_ids: 0,
+            last_file_id: -1,
+            pv_names: HashMap::new(),
         }
     }
 
@@ -162,6 +171,10 @@ impl SessionActor {
             Request::AnimationFlowControl(m) => self.on_animation_flow_control(m, ctx),
             Request::ResumeSession(m) => self.on_resume_session(id, m, ctx),
             Request::SetContourParameters(m) => self.on_set_contour_parameters(id, m, ctx),
+            Request::PvRequest(m) => self.on_pv_request(id, m, ctx),
+            Request::StopPvCalc(m) => self.on_stop_pv(m.file_id),
+            // No preview is ever made (PV_REQUEST refuses preview settings), so there is none to stop.
+            Request::StopPvPreview(_) | Request::ClosePvPreview(_) => {}
             Request::SetVectorOverlayParameters(m) => {
                 self.on_set_vector_overlay_parameters(id, m, ctx)
             }

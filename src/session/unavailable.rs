@@ -109,16 +109,6 @@ impl SessionActor {
                     ..Default::default()
                 },
             ),
-            Request::PvRequest(_) => self.send(
-                ctx,
-                EventType::PvResponse,
-                id,
-                &pb::PvResponse {
-                    success: false,
-                    message: not_yet("The PV generator"),
-                    ..Default::default()
-                },
-            ),
             Request::FittingRequest(_) => self.send(
                 ctx,
                 EventType::FittingResponse,

@@ -1,0 +1,362 @@
+//! PV images through the protocol: a line or polyline region, PV_REQUEST → PV_PROGRESS … PV_RESPONSE with the
+//! OPEN_FILE_ACK of the new image, whose tiles are compared with numpy's box means per channel and whose header
+//! with astropy's offset increment and spectral axis (scripts/gen_overlays.py); reversed axes; kept and replaced
+//! names; STOP_PV_CALC; and the refusals carta_backend gives, after which the session goes on.
+
+mod common;
+
+use cartaflow::protocol::{pb, EventType};
+use common::{expected, tile_pixels, Client, Server};
+use serde_json::Value;
+
+fn pv() -> &'static Value {
+    &expected()["pv"]
+}
+
+fn case(name: &str) -> &'static Value {
+    pv()["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .find(|c| c["name"] == name)
+        .expect("case")
+}
+
+async fn open(c: &mut Client) {
+    c.register().await;
+    let ack = c
+        .open_file("overlays", pv()["file"].as_str().expect("file"), "", 0)
+        .await;
+    assert!(ack.success, "{}", ack.message);
+}
+
+async fn set_region(c: &mut Client, region_type: pb::RegionType, points: &Value) -> i32 {
+    let control_points = points
+        .as_array()
+        .expect("points")
+        .iter()
+        .map(|p| pb::Point {
+            x: p[0].as_f64().expect("x") as f32,
+            y: p[1].as_f64().expect("y") as f32,
+        })
+        .collect();
+    c.send(
+        EventType::SetRegion,
+        &pb::SetRegion {
+            file_id: 0,
+            region_id: -1,
+            region_info: Some(pb::RegionInfo {
+                region_type: region_type as i32,
+                control_points,
+                rotation: 0.0,
+            }),
+            preview_region: false,
+        },
+    )
+    .await;
+    let (_, ack) = c.expect::<pb::SetRegionAck>(EventType::SetRegionAck).await;
+    assert!(ack.success, "{}", ack.message);
+    ack.region_id
+}
+
+fn request(case: &Value, region_id: i32, keep: bool) -> pb::PvRequest {
+    pb::PvRequest {
+        file_id: 0,
+        region_id,
+        width: case["width"].as_i64().expect("width") as i32,
+        spectral_range: case["range"].as_array().map(|r| pb::IntBounds {
+            min: r[0].as_i64().expect("min") as i32,
+            max: r[1].as_i64().expect("max") as i32,
+        }),
+        reverse: case["reverse"].as_bool().expect("reverse"),
+        keep,
+        preview_settings: None,
+    }
+}
+
+/// Sends the request and reads PV_PROGRESS messages until PV_RESPONSE; returns the response and the progress
+/// values seen.
+async fn generate(c: &mut Client, req: &pb::PvRequest) -> (pb::PvResponse, Vec<f32>) {
+    let id = c.send(EventType::PvRequest, req).await;
+    let mut progress = Vec::new();
+    loop {
+        let (h, payload) = c.next().await;
+        if h.event_type == EventType::PvProgress as u16 {
+            let p =
+                <pb::PvProgress as prost::Message>::decode(payload.as_slice()).expect("progress");
+            assert_eq!((h.request_id, p.file_id, p.preview_id), (id, 0, 0));
+            progress.push(p.progress);
+        } else if h.event_type == EventType::PvResponse as u16 {
+            assert_eq!(h.request_id, id);
+            let r =
+                <pb::PvResponse as prost::Message>::decode(payload.as_slice()).expect("response");
+            return (r, progress);
+        }
+    }
+}
+
+fn header_value<'a>(ack: &'a pb::OpenFileAck, key: &str) -> Option<&'a pb::HeaderEntry> {
+    ack.file_info_extended
+        .as_ref()?
+        .header_entries
+        .iter()
+        .find(|e| e.name == key)
+}
+
+fn number(ack: &pb::OpenFileAck, key: &str) -> f64 {
+    header_value(ack, key)
+        .unwrap_or_else(|| panic!("{key} in the header"))
+        .numeric_value
+}
+
+fn text(ack: &pb::OpenFileAck, key: &str) -> String {
+    header_value(ack, key)
+        .unwrap_or_else(|| panic!("{key} in the header"))
+        .value
+        .trim()
+        .to_string()
+}
+
+/// The new image's pixels from its full-resolution tile (the PV images here fit in one).
+async fn pixels(c: &mut Client, file_id: i32) -> Vec<f32> {
+    c.add_tiles(file_id, &[0], pb::CompressionType::None, 0.0)
+        .await;
+    let stream = c.tile_stream().await;
+    assert_eq!(stream.start.file_id, file_id);
+    let message = &stream.tiles[0];
+    tile_pixels(message, &message.tiles[0])
+}
+
+async fn check(c: &mut Client, name: &str, region_type: pb::RegionType, keep: bool) -> i32 {
+    let case = case(name);
+    let region = set_region(c, region_type, &case["points"]).await;
+    let (response, progress) = generate(c, &request(case, region, keep)).await;
+    assert!(response.success, "{name}: {}", response.message);
+    assert!(!response.cancel);
+    assert_eq!(progress.last(), Some(&1.0), "{name}: progress ends at 1");
+    assert!(
+        progress.windows(2).all(|w| w[0] < w[1]),
+        "{name}: {progress:?}"
+    );
+    let ack = response.open_file_ack.expect("open file ack");
+    assert!(ack.success);
+    let info = ack.file_info_extended.clone().expect("extended");
+    let (w, h) = (
+        case["width_px"].as_i64().expect("w") as i32,
+        case["height_px"].as_i64().expect("h") as i32,
+    );
+    assert_eq!((info.width, info.height), (w, h), "{name}: shape");
+    // The header: position and frequency axes as carta_backend writes them.
+    let (pos, spec) = if case["reverse"].as_bool() == Some(true) {
+        ("2", "1")
+    } else {
+        ("1", "2")
+    };
+    let position = if case["kind"] == "line" {
+        "OFFSET"
+    } else {
+        "DISTANCE"
+    };
+    assert_eq!(text(&ack, &format!("CTYPE{pos}")), position, "{name}");
+    assert_eq!(
+        text(&ack, &format!("CUNIT{pos}")),
+        case["unit"].as_str().expect("unit")
+    );
+    let cdelt = case["cdelt"].as_f64().expect("cdelt");
+    let got = number(&ack, &format!("CDELT{pos}"));
+    assert!(
+        (got - cdelt).abs() <= 1e-6 * cdelt,
+        "{name}: increment {got} vs astropy's {cdelt}"
+    );
+    assert_eq!(
+        number(&ack, &format!("CRPIX{pos}")),
+        case["crpix"].as_f64().expect("crpix")
+    );
+    assert_eq!(text(&ack, &format!("CTYPE{spec}")), "FREQ", "{name}");
+    let f0 = case["freq0"].as_f64().expect("freq0");
+    let df = case["dfreq"].as_f64().expect("dfreq");
+    assert!((number(&ack, &format!("CRVAL{spec}")) - f0).abs() <= 1e-6 * f0.abs());
+    assert!((number(&ack, &format!("CDELT{spec}")) - df).abs() <= 1e-6 * df.abs());
+    assert_eq!(number(&ack, &format!("CRPIX{spec}")), 1.0);
+    assert_eq!(text(&ack, "BUNIT"), "Jy/beam");
+    // The pixels: numpy's box means, channel by channel.
+    let got = pixels(c, ack.file_id).await;
+    let want = case["pixels"].as_array().expect("pixels");
+    assert_eq!(got.len(), want.len());
+    for (k, (g, w)) in got.iter().zip(want).enumerate() {
+        match w.as_f64() {
+            None => assert!(g.is_nan(), "{name}[{k}]: {g} where numpy has NaN"),
+            Some(w) => assert_eq!(
+                g.to_bits(),
+                (w as f32).to_bits(),
+                "{name}[{k}]: {g} vs numpy {w}"
+            ),
+        }
+    }
+    ack.file_id
+}
+
+#[tokio::test]
+async fn pv_images_match_numpy_box_means_and_astropy_axes() {
+    let server = Server::start(&[]);
+    let mut c = server.connect().await;
+    open(&mut c).await;
+    // The new image takes the id after the last opened (0), then the next.
+    assert_eq!(check(&mut c, "line", pb::RegionType::Line, false).await, 1);
+    assert_eq!(
+        check(&mut c, "line_reversed", pb::RegionType::Line, true).await,
+        2
+    );
+    assert_eq!(
+        check(&mut c, "polyline_all", pb::RegionType::Polyline, true).await,
+        3
+    );
+}
+
+#[tokio::test]
+async fn kept_images_are_numbered_and_a_stop_cancels() {
+    let server = Server::start(&[]);
+    let mut c = server.connect().await;
+    open(&mut c).await;
+    let line = case("line");
+    let region = set_region(&mut c, pb::RegionType::Line, &line["points"]).await;
+    let mut names = Vec::new();
+    for keep in [false, true, true, false] {
+        let (r, _) = generate(&mut c, &request(line, region, keep)).await;
+        assert!(r.success, "{}", r.message);
+        let ack = r.open_file_ack.expect("ack");
+        names.push(ack.file_info.expect("info").name);
+    }
+    assert_eq!(
+        names,
+        ["pv_pv.fits", "pv_pv1.fits", "pv_pv2.fits", "pv_pv.fits"]
+    );
+    // STOP_PV_CALC right behind the request: the response says cancelled.
+    let all = pb::PvRequest {
+        spectral_range: None,
+        ..request(line, region, false)
+    };
+    let id = c.send(EventType::PvRequest, &all).await;
+    c.send(EventType::StopPvCalc, &pb::StopPvCalc { file_id: 0 })
+        .await;
+    let (h, r) = c.expect::<pb::PvResponse>(EventType::PvResponse).await;
+    assert_eq!(h.request_id, id);
+    assert!(!r.success && r.cancel, "{}", r.message);
+    assert_eq!(r.message, "PV image generator cancelled.");
+    // And the next request is served.
+    let (r, _) = generate(&mut c, &request(line, region, false)).await;
+    assert!(r.success, "{}", r.message);
+}
+
+#[tokio::test]
+async fn refused_requests_say_why_and_the_session_goes_on() {
+    let server = Server::start(&[]);
+    let mut c = server.connect().await;
+    open(&mut c).await;
+    let line = case("line");
+    let region = set_region(&mut c, pb::RegionType::Line, &line["points"]).await;
+    let rect = serde_json::json!([[50.0, 50.0], [10.0, 10.0]]);
+    let rectangle = set_region(&mut c, pb::RegionType::Rectangle, &rect).await;
+    let good = request(line, region, false);
+    let cases = [
+        (
+            pb::PvRequest { width: 0, ..good },
+            "Invalid averaging width.",
+        ),
+        (
+            pb::PvRequest {
+                region_id: 0,
+                ..good
+            },
+            "Invalid region id.",
+        ),
+        (
+            pb::PvRequest {
+                region_id: 99,
+                ..good
+            },
+            "PV image requested for invalid region.",
+        ),
+        (
+            pb::PvRequest {
+                region_id: rectangle,
+                ..good
+            },
+            "Region type not supported for PV cut.",
+        ),
+        (pb::PvRequest { file_id: 7, ..good }, "File id 7 not found"),
+        (
+            pb::PvRequest {
+                spectral_range: Some(pb::IntBounds { min: 30, max: 5 }),
+                ..good
+            },
+            "Invalid spectral range",
+        ),
+    ];
+    for (req, message) in cases {
+        let (r, progress) = generate(&mut c, &req).await;
+        assert!(!r.success && !r.cancel && progress.is_empty());
+        assert!(
+            r.message.contains(message),
+            "'{}' vs '{message}'",
+            r.message
+        );
+    }
+    // A preview is not made yet: the response says so and carries the preview id.
+    let preview = pb::PvRequest {
+        preview_settings: Some(pb::PvPreviewSettings {
+            preview_id: 3,
+            region_id: -1,
+            rebin_xy: 1,
+            rebin_z: 1,
+            ..Default::default()
+        }),
+        ..good
+    };
+    let (r, _) = generate(&mut c, &preview).await;
+    assert!(!r.success && r.message.contains("preview"), "{}", r.message);
+    assert_eq!(r.preview_data.map(|p| p.preview_id), Some(3));
+    // A 2D image has no spectral axis.
+    let ack = c.open_file("", "wcs2d.fits", "", 5).await;
+    assert!(ack.success);
+    let pts = serde_json::json!([[5.0, 5.0], [30.0, 20.0]]);
+    let control_points = pts
+        .as_array()
+        .expect("points")
+        .iter()
+        .map(|p| pb::Point {
+            x: p[0].as_f64().expect("x") as f32,
+            y: p[1].as_f64().expect("y") as f32,
+        })
+        .collect();
+    c.send(
+        EventType::SetRegion,
+        &pb::SetRegion {
+            file_id: 5,
+            region_id: -1,
+            region_info: Some(pb::RegionInfo {
+                region_type: pb::RegionType::Line as i32,
+                control_points,
+                rotation: 0.0,
+            }),
+            preview_region: false,
+        },
+    )
+    .await;
+    let (_, a) = c.expect::<pb::SetRegionAck>(EventType::SetRegionAck).await;
+    let flat = pb::PvRequest {
+        file_id: 5,
+        region_id: a.region_id,
+        spectral_range: None,
+        ..good
+    };
+    let (r, _) = generate(&mut c, &flat).await;
+    assert!(
+        r.message.contains("No spectral coordinate"),
+        "{}",
+        r.message
+    );
+    // The session still serves.
+    let (r, _) = generate(&mut c, &good).await;
+    assert!(r.success, "{}", r.message);
+}
