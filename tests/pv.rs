@@ -1,7 +1,9 @@
 //! PV images through the protocol: a line or polyline region, PV_REQUEST → PV_PROGRESS … PV_RESPONSE with the
 //! OPEN_FILE_ACK of the new image, whose tiles are compared with numpy's box means per channel and whose header
 //! with astropy's offset increment and spectral axis (scripts/gen_overlays.py); reversed axes; kept and replaced
-//! names; STOP_PV_CALC; and the refusals carta_backend gives, after which the session goes on.
+//! names; STOP_PV_CALC; previews (the first sample in the response, quick samples while the line is dragged,
+//! full ones after, rebinned and compressed ones, closing); and the refusals carta_backend gives, after which
+//! the session goes on.
 
 mod common;
 
@@ -84,7 +86,8 @@ async fn generate(c: &mut Client, req: &pb::PvRequest) -> (pb::PvResponse, Vec<f
         if h.event_type == EventType::PvProgress as u16 {
             let p =
                 <pb::PvProgress as prost::Message>::decode(payload.as_slice()).expect("progress");
-            assert_eq!((h.request_id, p.file_id, p.preview_id), (id, 0, 0));
+            let preview = req.preview_settings.as_ref().map_or(0, |s| s.preview_id);
+            assert_eq!((h.request_id, p.file_id, p.preview_id), (id, 0, preview));
             progress.push(p.progress);
         } else if h.event_type == EventType::PvResponse as u16 {
             assert_eq!(h.request_id, id);
@@ -302,20 +305,6 @@ async fn refused_requests_say_why_and_the_session_goes_on() {
             r.message
         );
     }
-    // A preview is not made yet: the response says so and carries the preview id.
-    let preview = pb::PvRequest {
-        preview_settings: Some(pb::PvPreviewSettings {
-            preview_id: 3,
-            region_id: -1,
-            rebin_xy: 1,
-            rebin_z: 1,
-            ..Default::default()
-        }),
-        ..good
-    };
-    let (r, _) = generate(&mut c, &preview).await;
-    assert!(!r.success && r.message.contains("preview"), "{}", r.message);
-    assert_eq!(r.preview_data.map(|p| p.preview_id), Some(3));
     // A 2D image has no spectral axis.
     let ack = c.open_file("", "wcs2d.fits", "", 5).await;
     assert!(ack.success);
@@ -359,4 +348,203 @@ async fn refused_requests_say_why_and_the_session_goes_on() {
     // The session still serves.
     let (r, _) = generate(&mut c, &good).await;
     assert!(r.success, "{}", r.message);
+}
+
+fn preview_request(case: &Value, region_id: i32, preview_id: i32, rebin: i32) -> pb::PvRequest {
+    let mut settings = pb::PvPreviewSettings {
+        preview_id,
+        region_id: -1,
+        rebin_xy: rebin,
+        rebin_z: rebin,
+        image_compression_quality: 11.0,
+        animation_compression_quality: 9.0,
+        ..Default::default()
+    };
+    settings.set_compression_type(if rebin == 1 {
+        pb::CompressionType::None
+    } else {
+        pb::CompressionType::Zfp
+    });
+    pb::PvRequest {
+        preview_settings: Some(settings),
+        ..request(case, region_id, false)
+    }
+}
+
+fn line_region(case: &Value, region_id: i32, preview: bool) -> pb::SetRegion {
+    pb::SetRegion {
+        file_id: 0,
+        region_id,
+        region_info: Some(pb::RegionInfo {
+            region_type: pb::RegionType::Line as i32,
+            control_points: case["points"]
+                .as_array()
+                .expect("points")
+                .iter()
+                .map(|p| pb::Point {
+                    x: p[0].as_f64().expect("x") as f32,
+                    y: p[1].as_f64().expect("y") as f32,
+                })
+                .collect(),
+            rotation: 0.0,
+        }),
+        preview_region: preview,
+    }
+}
+
+fn check_preview(data: &pb::PvPreviewData, case: &Value, preview_id: i32, full: bool) {
+    assert_eq!(data.preview_id, preview_id);
+    let (w, h) = (
+        case["width_px"].as_i64().expect("w") as i32,
+        case["height_px"].as_i64().expect("h") as i32,
+    );
+    assert_eq!((data.width, data.height), (w, h));
+    let info = data.image_info.as_ref().expect("image info");
+    assert_eq!((info.width, info.height), (w, h));
+    let ctype1 = info
+        .header_entries
+        .iter()
+        .find(|e| e.name == "CTYPE1")
+        .expect("CTYPE1");
+    assert_eq!(ctype1.value.trim(), "OFFSET");
+    let got: Vec<f32> = data
+        .image_data
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let want = case["pixels"].as_array().expect("pixels");
+    assert_eq!(got.len(), want.len());
+    for (k, (g, w)) in got.iter().zip(want).enumerate() {
+        match w.as_f64() {
+            None => assert!(g.is_nan(), "preview[{k}]: {g} where numpy has NaN"),
+            Some(w) => assert_eq!(
+                g.to_bits(),
+                (w as f32).to_bits(),
+                "preview[{k}]: {g} vs {w}"
+            ),
+        }
+    }
+    let finite: Vec<f32> = got.iter().copied().filter(|v| v.is_finite()).collect();
+    let bounds = data.histogram_bounds.as_ref().expect("bounds");
+    let lo = finite.iter().copied().fold(f32::INFINITY, f32::min);
+    let hi = finite.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    assert_eq!((bounds.min, bounds.max), (lo, hi));
+    match (&data.histogram, full) {
+        (Some(hist), true) => {
+            let bins = (((w * h) as f64).sqrt() as i32).max(2);
+            assert_eq!(hist.num_bins, bins);
+            assert_eq!(
+                hist.bins.iter().map(|b| *b as usize).sum::<usize>(),
+                finite.len()
+            );
+        }
+        (None, false) => {}
+        (h, _) => panic!(
+            "histogram {:?} for a {} sample",
+            h.is_some(),
+            if full { "full" } else { "quick" }
+        ),
+    }
+}
+
+#[tokio::test]
+async fn a_pv_preview_follows_the_dragged_line() {
+    let server = Server::start(&[]);
+    let mut c = server.connect().await;
+    open(&mut c).await;
+    let line = case("line");
+    let region = set_region(&mut c, pb::RegionType::Line, &line["points"]).await;
+    // The first sample is the response's preview_data, after the cube's progress.
+    let id = c
+        .send(EventType::PvRequest, &preview_request(line, region, 1, 1))
+        .await;
+    let mut progress = Vec::new();
+    let response = loop {
+        let (h, payload) = c.next().await;
+        if h.event_type == EventType::PvProgress as u16 {
+            let p = <pb::PvProgress as prost::Message>::decode(payload.as_slice()).expect("p");
+            assert_eq!((h.request_id, p.preview_id), (id, 1));
+            progress.push(p.progress);
+        } else if h.event_type == EventType::PvResponse as u16 {
+            break <pb::PvResponse as prost::Message>::decode(payload.as_slice()).expect("r");
+        }
+    };
+    assert!(response.success, "{}", response.message);
+    assert!(response.open_file_ack.is_none());
+    assert_eq!(progress.last(), Some(&1.0));
+    check_preview(&response.preview_data.expect("preview data"), line, 1, true);
+    // Dragging (preview_region): no ack, a quick sample; the final SET_REGION: an ack and a full sample.
+    c.send(EventType::SetRegion, &line_region(line, region, true))
+        .await;
+    let (h, quick) = c
+        .expect::<pb::PvPreviewData>(EventType::PvPreviewData)
+        .await;
+    assert_eq!(h.request_id, 0);
+    check_preview(&quick, line, 1, false);
+    c.send(EventType::SetRegion, &line_region(line, region, false))
+        .await;
+    let mut acked = false;
+    let full = loop {
+        let (h, payload) = c.next().await;
+        if h.event_type == EventType::SetRegionAck as u16 {
+            acked = true;
+        } else if h.event_type == EventType::PvPreviewData as u16 {
+            break <pb::PvPreviewData as prost::Message>::decode(payload.as_slice()).expect("d");
+        }
+    };
+    check_preview(&full, line, 1, true);
+    assert!(
+        acked || {
+            let (_, a) = c.expect::<pb::SetRegionAck>(EventType::SetRegionAck).await;
+            a.success
+        }
+    );
+    // A rebinned, ZFP-compressed preview of the same line: about half the positions, 13 channel groups.
+    let (r, _) = generate(&mut c, &preview_request(line, region, 2, 2)).await;
+    assert!(r.success, "{}", r.message);
+    let data = r.preview_data.expect("data");
+    assert_eq!(data.compression_type, pb::CompressionType::Zfp as i32);
+    let positions = line["width_px"].as_i64().expect("w") as i32;
+    assert!(
+        (data.width - positions / 2).abs() <= 2,
+        "{} positions",
+        data.width
+    );
+    assert_eq!(data.height, 13);
+    // Closed, a preview no longer follows its line.
+    c.send(
+        EventType::ClosePvPreview,
+        &pb::ClosePvPreview { preview_id: 1 },
+    )
+    .await;
+    c.send(
+        EventType::ClosePvPreview,
+        &pb::ClosePvPreview { preview_id: 2 },
+    )
+    .await;
+    c.send(EventType::SetRegion, &line_region(line, region, true))
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    while let Some((h, _)) = c
+        .next_within(deadline.saturating_duration_since(std::time::Instant::now()))
+        .await
+    {
+        assert_ne!(
+            h.event_type,
+            EventType::PvPreviewData as u16,
+            "closed previews stay quiet"
+        );
+    }
+    // A bad preview region is named in the response, with the preview id.
+    let mut bad = preview_request(line, region, 3, 1);
+    if let Some(s) = bad.preview_settings.as_mut() {
+        s.region_id = 77;
+    }
+    let (r, _) = generate(&mut c, &bad).await;
+    assert!(
+        !r.success && r.message.contains("preview region"),
+        "{}",
+        r.message
+    );
+    assert_eq!(r.preview_data.map(|p| p.preview_id), Some(3));
 }

@@ -214,6 +214,75 @@ pub fn mean(partial: (f64, u64)) -> f32 {
     }
 }
 
+/// Per box (box-major: `out[box * planes + k]`), the mean of the finite values of each of `planes` planes of
+/// a `width × height` cube (plane after plane) inside the box; NaN where a box holds no finite value.
+pub fn cube_box_means(
+    cube: &[f32],
+    width: usize,
+    height: usize,
+    planes: usize,
+    boxes: &[Shape],
+) -> Vec<f32> {
+    let plane_len = width * height;
+    let mut out = vec![f32::NAN; boxes.len() * planes];
+    for (b, shape) in boxes.iter().enumerate() {
+        let Some((_, _, y0, y1)) = shape.bounding_box(width, height) else {
+            continue;
+        };
+        // The box's row spans, found once for every plane.
+        let spans: Vec<(usize, usize, usize)> = (y0..y1)
+            .flat_map(|y| {
+                shape
+                    .row_spans(y, width)
+                    .into_iter()
+                    .map(move |(a, c)| (y, a, c))
+            })
+            .collect();
+        for k in 0..planes {
+            let Some(plane) = cube.get(k * plane_len..(k + 1) * plane_len) else {
+                break;
+            };
+            let (mut sum, mut n) = (0.0, 0);
+            for &(y, a, c) in &spans {
+                let (s, m) = finite_sum(&plane[y * width + a..y * width + c]);
+                sum += s;
+                n += m;
+            }
+            out[b * planes + k] = mean((sum, n));
+        }
+    }
+    out
+}
+
+/// Averages groups of `factor` consecutive planes of `plane_len` values (the sum in f32, so a NaN in any
+/// plane of a group makes that value NaN, as carta_backend's preview rebinning does); a trailing partial
+/// group is NaN.
+pub fn rebin_planes(planes: &[f32], plane_len: usize, factor: usize) -> Vec<f32> {
+    let factor = factor.max(1);
+    if factor == 1 || plane_len == 0 {
+        return planes.to_vec();
+    }
+    let n = planes.len() / plane_len;
+    let groups = n.div_ceil(factor);
+    let mut out = vec![f32::NAN; groups * plane_len];
+    for g in 0..n / factor {
+        let dst = &mut out[g * plane_len..(g + 1) * plane_len];
+        dst.fill(0.0);
+        for k in g * factor..(g + 1) * factor {
+            for (d, v) in dst
+                .iter_mut()
+                .zip(&planes[k * plane_len..(k + 1) * plane_len])
+            {
+                *d += *v;
+            }
+        }
+        for d in dst.iter_mut() {
+            *d /= factor as f32;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,6 +374,35 @@ mod tests {
         assert_eq!(u, "arcmin");
         assert!((v - 1.0 / 60.0).abs() < 1e-15);
         assert_eq!(length_unit(100.0, 100).1, "deg");
+    }
+
+    #[test]
+    fn cube_means_and_plane_rebinning() {
+        // A 4x3 cube of 2 planes; a 2x1 box over pixels (1,1) and (2,1).
+        let mut cube: Vec<f32> = (0..24).map(|v| v as f32).collect();
+        cube[12 + 4 + 2] = f32::NAN;
+        let b = Shape::Rectangle {
+            cx: 1.5,
+            cy: 1.0,
+            width: 2.0,
+            height: 1.0,
+            rotation_deg: 0.0,
+        };
+        let outside = Shape::Rectangle {
+            cx: 40.0,
+            cy: 40.0,
+            width: 1.0,
+            height: 1.0,
+            rotation_deg: 0.0,
+        };
+        let m = cube_box_means(&cube, 4, 3, 2, &[b, outside]);
+        assert_eq!(&m[..2], &[5.5, 17.0]);
+        assert!(m[2].is_nan() && m[3].is_nan());
+        let planes = [1.0, 2.0, 3.0, 4.0, f32::NAN, 6.0, 7.0, 8.0];
+        let r = rebin_planes(&planes, 2, 3);
+        assert!(r[0].is_nan());
+        assert_eq!(r[1], 4.0);
+        assert!(r[2].is_nan() && r[3].is_nan(), "a partial group is NaN");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Box intents: the means of many small regions at once, for a line's spatial profile (`BoxMeans`, one plane)
 //! and a PV image (`BoxSpectra`, every channel of a range). Each chunk answers, per box, the sum and count of
 //! the finite pixels of the box inside its own rows; the file adds the partials, so a box cut by a chunk
-//! boundary is still one mean. Boxes are `analysis::region::Shape`s, rasterised as regions are.
+//! boundary is still one mean. Boxes are `analysis::region::Shape`s, rasterised as regions are. Also the
+//! block-averaged sub-cube a PV preview samples (`BlockCube`).
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -14,6 +15,8 @@ use super::ChunkError;
 use crate::analysis::line_boxes::finite_sum;
 use crate::analysis::region::{for_each_run, Shape};
 use crate::image::{ImageShape, Plane};
+use crate::tiles::downsample::BlockSums;
+use crate::tiles::TileBounds;
 
 /// Sum and count of finite pixels.
 pub type Partial = (f64, u64);
@@ -182,5 +185,84 @@ impl Intent for BoxSpectra {
             }
         }
         Ok(out)
+    }
+}
+
+/// A sub-cube block-averaged in `rebin`×`rebin` blocks (NaN-aware, as mip tiles are): the columns `xs` and
+/// rows `ys` of channels `channels` of one Stokes. Each chunk answers the block rows whose first image row it
+/// holds (reading their other rows as halo), for every channel: `values[c][row][column]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BlockCube {
+    pub stokes: usize,
+    pub channels: Range<usize>,
+    pub xs: Range<usize>,
+    pub ys: Range<usize>,
+    pub rebin: usize,
+}
+
+/// A chunk's block rows of a [`BlockCube`]: rows `rows` of the block grid, channel after channel.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CubeBand {
+    pub rows: Range<usize>,
+    pub values: Vec<f32>,
+}
+
+impl BlockCube {
+    /// Columns and rows of the block grid.
+    pub fn grid(&self) -> (usize, usize) {
+        let r = self.rebin.max(1);
+        (self.xs.len().div_ceil(r), self.ys.len().div_ceil(r))
+    }
+}
+
+impl Intent for BlockCube {
+    type Partial = CubeBand;
+
+    fn rows(&self, _: &ImageShape) -> Range<usize> {
+        self.ys.clone()
+    }
+
+    fn compute(&self, chunk: &mut ChunkAccess<'_>) -> Result<CubeBand, ChunkError> {
+        let r = self.rebin.max(1);
+        let own = chunk.rows();
+        let (gw, gh) = self.grid();
+        // Block row g starts at image row ys.start + g·r; this chunk owns those starting in its rows.
+        let first = |row: usize| (row.saturating_sub(self.ys.start)).div_ceil(r).min(gh);
+        let grid = first(own.start.max(self.ys.start))..first(own.end.min(self.ys.end));
+        if grid.is_empty() {
+            return Ok(CubeBand {
+                rows: grid,
+                values: Vec::new(),
+            });
+        }
+        let image = self.ys.start + grid.start * r..(self.ys.start + grid.end * r).min(self.ys.end);
+        let width = chunk.width();
+        let bounds = TileBounds {
+            x0: self.xs.start,
+            x1: self.xs.end,
+            y0: image.start,
+            y1: image.end,
+            mip: r,
+            width: gw,
+            height: grid.len(),
+        };
+        let mut values = Vec::with_capacity(self.channels.len() * bounds.len());
+        for channel in self.channels.clone() {
+            let plane = Plane {
+                channel,
+                stokes: self.stokes,
+            };
+            let pixels = chunk.rows_around(plane, image.clone())?;
+            if r == 1 {
+                for row in pixels.chunks_exact(width) {
+                    values.extend_from_slice(&row[self.xs.clone()]);
+                }
+            } else {
+                let mut sums = BlockSums::new(bounds);
+                sums.add_rows(&pixels, width, image.start);
+                values.extend(sums.finish());
+            }
+        }
+        Ok(CubeBand { rows: grid, values })
     }
 }

@@ -29,11 +29,14 @@ pub enum Event {
     SpectralProfiles(SpectralProfiles),
     Contours(ContourData),
     Vectors(VectorTile),
-    /// Progress of the PV image asked for by `request_id`.
+    /// Progress of the PV image (or the preview cube, `preview_id` > 0) asked for by `request_id`.
     PvProgress {
         request_id: u32,
+        preview_id: i32,
         progress: f64,
     },
+    /// A new sample of a PV preview.
+    PvPreview(Box<super::pv_preview::PvPreview>),
     Failed(Failure),
 }
 

@@ -27,6 +27,10 @@ pub enum Work {
     Vectors = 10,
     /// The PV image being generated (region -1).
     Pv = 11,
+    /// The cube of a PV preview being built (the "region" is the preview id).
+    PvPreviewCube = 12,
+    /// The placement of a PV preview's line being sampled (the "region" is the preview id).
+    PvPreviewCut = 13,
 }
 
 /// One piece of work's claim: which lane, which generation.

@@ -18,6 +18,7 @@ mod histograms;
 mod open;
 mod plan;
 mod pv;
+mod pv_preview;
 mod region_profiles;
 mod regions;
 mod requirements;
@@ -35,6 +36,9 @@ pub use events::{
 };
 pub use open::{open, open_source, FileContext, OpenedFile};
 pub use pv::{GeneratePv, PvImage, PvOutcome, StopPv};
+pub use pv_preview::{
+    ClosePvPreview, PreviewOutcome, PvPreview, StartPvPreview, StopPvPreview, UpdatePvPreview,
+};
 pub use requirements::{
     Close, ComputedStokes, ContourSettings, Coordinate, HistogramConfig, LineConfig, LineKind,
     LinePath, ProfileAxis, RemoveRegion, RemoveTiles, SetChannels, SetContours, SetCursor,
@@ -106,6 +110,7 @@ pub struct FileActor {
     vectors: vectors::VectorState,
     /// The line region a PV image is being made of.
     pv_region: Option<i32>,
+    pv_previews: pv_preview::PvPreviews,
     region_profiles: region_profiles::RegionProfiles,
     /// This image's spectral-order index, being built or ready (held so it lives while the image is open).
     _index: Option<Arc<IndexSlot>>,
@@ -142,6 +147,7 @@ impl FileActor {
             contours: contours::ContourState::default(),
             vectors: vectors::VectorState::default(),
             pv_region: None,
+            pv_previews: pv_preview::PvPreviews::default(),
             region_profiles: region_profiles::RegionProfiles::default(),
             answering: 0,
             span,

@@ -60,15 +60,15 @@ pub enum PvOutcome {
 }
 
 /// What the header of a PV image is made from.
-struct PvLayout<'a> {
-    source: &'a Header,
-    wcs: &'a Wcs,
-    axis: LineAxis,
-    positions: usize,
-    channels: Range<usize>,
+pub(super) struct PvLayout<'a> {
+    pub source: &'a Header,
+    pub wcs: &'a Wcs,
+    pub axis: LineAxis,
+    pub positions: usize,
+    pub channels: Range<usize>,
     /// FITS Stokes code of the plane, when the source has a Stokes axis.
-    stokes_code: Option<i32>,
-    reverse: bool,
+    pub stokes_code: Option<i32>,
+    pub reverse: bool,
 }
 
 fn card(keyword: &str, value: Value) -> Card {
@@ -88,7 +88,7 @@ const COPIED: &[&str] = &[
 ];
 
 /// The FITS header of a PV image.
-fn pv_header(l: &PvLayout<'_>) -> Result<Header, String> {
+pub(super) fn pv_header(l: &PvLayout<'_>) -> Result<Header, String> {
     let nc = l.channels.len();
     let position = {
         let name = if l.axis.offset { "OFFSET" } else { "DISTANCE" };
@@ -184,7 +184,12 @@ fn pv_header(l: &PvLayout<'_>) -> Result<Header, String> {
 }
 
 /// The PV pixels (FITS order) from box-major means: position along x (or y when reversed).
-fn pv_pixels(means: &[f32], positions: usize, channels: usize, reverse: bool) -> Vec<f32> {
+pub(super) fn pv_pixels(
+    means: &[f32],
+    positions: usize,
+    channels: usize,
+    reverse: bool,
+) -> Vec<f32> {
     let mut out = vec![f32::NAN; positions * channels];
     for b in 0..positions {
         for c in 0..channels {
@@ -288,6 +293,7 @@ impl Handler<GeneratePv> for FileActor {
                 done += n;
                 emitter.emit(Event::PvProgress {
                     request_id,
+                    preview_id: 0,
                     progress: done as f64 / total as f64,
                 });
             }

@@ -6,7 +6,7 @@ use actix::Handler;
 use super::reply::error_data;
 use super::{SessionActor, Tag};
 use crate::file::{
-    ContourData, Event, FileEvent, HistogramConfig, HistogramData, HistogramResult,
+    ContourData, Event, FileEvent, HistogramConfig, HistogramData, HistogramResult, PvPreview,
     SpatialProfiles, SpectralProfiles, SpectralValues, StatisticsData, TileData, TileSync,
     VectorTile,
 };
@@ -207,6 +207,30 @@ fn vector_data(file_id: i32, v: VectorTile) -> pb::VectorOverlayTileData {
     data
 }
 
+/// A PV preview sample as PV_PREVIEW_DATA (also the `preview_data` of the first PV_RESPONSE).
+pub(super) fn pv_preview_data(p: PvPreview) -> pb::PvPreviewData {
+    let mut data = pb::PvPreviewData {
+        preview_id: p.preview_id,
+        image_info: p.description.map(|d| d.extended),
+        image_data: p.image_data,
+        nan_encodings: p.nan_encodings,
+        width: i32::try_from(p.width).unwrap_or(0),
+        height: i32::try_from(p.height).unwrap_or(0),
+        compression_quality: p.quality,
+        histogram_bounds: Some(pb::FloatBounds {
+            min: p.bounds.0,
+            max: p.bounds.1,
+        }),
+        histogram: p.histogram.map(histogram),
+        ..Default::default()
+    };
+    data.set_compression_type(match p.compression {
+        Compression::Zfp => pb::CompressionType::Zfp,
+        Compression::None => pb::CompressionType::None,
+    });
+    data
+}
+
 fn contour_data(file_id: i32, c: ContourData) -> pb::ContourImageData {
     pb::ContourImageData {
         file_id,
@@ -282,16 +306,20 @@ impl Handler<FileEvent> for SessionActor {
             }
             Event::PvProgress {
                 request_id,
+                preview_id,
                 progress,
             } => protocol::encode(
                 EventType::PvProgress,
                 request_id,
                 &pb::PvProgress {
                     file_id,
-                    preview_id: 0,
+                    preview_id,
                     progress: progress as f32,
                 },
             ),
+            Event::PvPreview(p) => {
+                protocol::encode(EventType::PvPreviewData, 0, &pv_preview_data(*p))
+            }
             Event::Vectors(v) => protocol::encode(
                 EventType::VectorOverlayTileData,
                 0,

@@ -167,6 +167,7 @@ impl SessionActor {
         for id in ids {
             if let Some(image) = self.files.remove(&id) {
                 image.actor.do_send(file::Close);
+                self.pv_previews.retain(|_, f| *f != id);
                 self.regions.remove_file(id);
                 self.views.remove(&id);
             }

@@ -91,6 +91,8 @@ pub struct SessionActor {
     last_file_id: i32,
     /// Per source image, the suffix number of its last kept PV image.
     pv_names: HashMap<i32, u32>,
+    /// The image each PV preview samples, by preview id.
+    pv_previews: HashMap<i32, i32>,
 }
 
 impl SessionActor {
@@ -121,6 +123,7 @@ impl SessionActor {
             animation_ids: 0,
             last_file_id: -1,
             pv_names: HashMap::new(),
+            pv_previews: HashMap::new(),
         }
     }
 
@@ -173,8 +176,8 @@ impl SessionActor {
             Request::SetContourParameters(m) => self.on_set_contour_parameters(id, m, ctx),
             Request::PvRequest(m) => self.on_pv_request(id, m, ctx),
             Request::StopPvCalc(m) => self.on_stop_pv(m.file_id),
-            // No preview is ever made (PV_REQUEST refuses preview settings), so there is none to stop.
-            Request::StopPvPreview(_) | Request::ClosePvPreview(_) => {}
+            Request::StopPvPreview(m) => self.on_stop_pv_preview(m.preview_id),
+            Request::ClosePvPreview(m) => self.on_close_pv_preview(m.preview_id),
             Request::SetVectorOverlayParameters(m) => {
                 self.on_set_vector_overlay_parameters(id, m, ctx)
             }

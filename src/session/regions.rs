@@ -21,8 +21,28 @@ impl SessionActor {
         ctx: &mut ws::WebsocketContext<Self>,
     ) {
         if msg.preview_region {
-            // PV previews are not supported; the reference sends no ack for them either.
-            debug!(parent: &self.span, "ignoring preview region");
+            // A line being dragged with a PV preview open: only the preview follows it (no ack, no data
+            // streams, the region itself is set by the final SET_REGION), as carta_backend does.
+            let line = msg.region_info.as_ref().and_then(|info| {
+                Region {
+                    file_id: msg.file_id,
+                    kind: RegionType(info.region_type),
+                    points: info
+                        .control_points
+                        .iter()
+                        .map(|p| (f64::from(p.x), f64::from(p.y)))
+                        .collect(),
+                    rotation_deg: f64::from(info.rotation),
+                    style: Default::default(),
+                }
+                .line_path()
+            });
+            match line {
+                Some(path) if msg.region_id > 0 => {
+                    self.move_pv_previews(msg.file_id, msg.region_id, path, true)
+                }
+                _ => debug!(parent: &self.span, "ignoring a preview region that is not a line"),
+            }
             return;
         }
         let reply = |act: &Self, ctx: &mut ws::WebsocketContext<Self>, ack: pb::SetRegionAck| {
@@ -85,7 +105,13 @@ impl SessionActor {
                 shape: Arc::new(shape),
             }),
             // A line or polyline has no area; its profiles are sampled along it.
-            (_, Some(path)) => actor.do_send(file::SetLine { region_id, path }),
+            (_, Some(path)) => {
+                actor.do_send(file::SetLine {
+                    region_id,
+                    path: path.clone(),
+                });
+                self.move_pv_previews(msg.file_id, region_id, path, false);
+            }
             // Lines, polylines and annotations are kept (the frontend draws them) but have no area to analyse;
             // an edit that turns a region into one of them removes its analysis.
             _ => actor.do_send(file::RemoveRegion { region_id }),
