@@ -9,6 +9,8 @@ lines.fits         200x300x3 float32 cube with a SIN WCS of 1" pixels and NaN pa
                    of lines and polylines (numpy means of the pixels whose centres lie in each box, boxes
                    placed as carta_backend places them; increments from astropy's WCS and SkyCoord
                    separations) and a point region's row and column.
+wide.fits          400x300 TAN image of 3' pixels whose values are angular distances from a line's end: the
+                   wide-field (fixed angular increment) placement of line boxes.
 vectors.fits       280x600x2x4 IQUV cube (NaN patches in Q and I); the vector overlay of each case on the
                    whole block grid by numpy (NaN-aware block means, then the PI/PA formulas in float32).
 pv.fits            150x120x40 cube (FREQ, SIN 0.5" pixels) with a drifting source; the PV images of a line
@@ -236,7 +238,7 @@ def make_lines(d):
     point = {"point": list(POINT), "pixel": [px, py],
              "x": [[float(v) if np.isfinite(v) else None for v in cube[ch, py, :]] for ch in (0, 1)],
              "y": [[float(v) if np.isfinite(v) else None for v in cube[ch, :, px]] for ch in (0, 1)]}
-    return {"file": "lines.fits", "cases": cases, "point": point}
+    return {"file": "lines.fits", "cases": cases, "point": point, "wide": make_wide(d)}
 
 
 # --- vector overlays ----------------------------------------------------------------------------------------
@@ -405,3 +407,45 @@ def make_pv(d):
                       "crpix": (len(boxes) - 1) // 2 + 1 if kind == "line" else 1,
                       "freq0": freq0, "dfreq": freq1 - freq0})
     return {"file": "pv.fits", "cases": cases}
+
+
+# --- a wide field: line boxes at a fixed angular increment ----------------------------------------------------
+
+WIDE_SHAPE = (300, 400)
+WIDE_LINE = [(20.2, 150.3), (380.4, 160.1)]
+
+
+def make_wide(d):
+    """wide.fits: a 400x300 TAN image of 3' pixels (20 x 15 degrees), each pixel's value its angular distance
+    (arcsec, astropy) from the line's end point. Along a line across it pixel steps are not equal angles, so
+    the boxes go at one CDELT2 each; each box's mean is then about the distance of its centre from the end."""
+    from astropy.coordinates import SkyCoord
+    from astropy.io import fits
+    from astropy.wcs import WCS
+    os.makedirs(d, exist_ok=True)
+    h, w = WIDE_SHAPE
+    hd = fits.Header()
+    for k, v in [("CTYPE1", "RA---TAN"), ("CRPIX1", 200.5), ("CRVAL1", 150.0), ("CDELT1", -0.05),
+                 ("CUNIT1", "deg"), ("CTYPE2", "DEC--TAN"), ("CRPIX2", 150.5), ("CRVAL2", 30.0),
+                 ("CDELT2", 0.05), ("CUNIT2", "deg"), ("RADESYS", "ICRS")]:
+        hd[k] = v
+    wcs = WCS(hd)
+    pts = [(float(np.float32(x)), float(np.float32(y))) for x, y in WIDE_LINE]
+    end = wcs.pixel_to_world(*pts[1])
+    start = wcs.pixel_to_world(*pts[0])
+    y, x = np.indices((h, w), dtype=np.float64)
+    dist = wcs.pixel_to_world(x.ravel(), y.ravel()).separation(end).arcsec.reshape(h, w)
+    fits.PrimaryHDU(dist.astype(np.float32), header=hd).writeto(os.path.join(d, "wide.fits"), overwrite=True)
+    inc = 0.05 * 3600.0
+    length = float(start.separation(end).arcsec)
+    n = int(np.floor(length / inc / 2.0 + 0.5))
+    # Pixel steps along the line: their angular sizes differ by more than 1% (so carta_backend's fixed-pixel
+    # placement does not apply).
+    t = np.linspace(0, 1, 50)
+    px = pts[0][0] + t * (pts[1][0] - pts[0][0])
+    py = pts[0][1] + t * (pts[1][1] - pts[0][1])
+    step = np.hypot(pts[1][0] - pts[0][0], pts[1][1] - pts[0][1]) / 49
+    sky = wcs.pixel_to_world(px, py)
+    per_pixel = np.array([sky[i].separation(sky[i + 1]).arcsec for i in range(49)]) / step
+    return {"file": "wide.fits", "points": [list(p) for p in pts], "width": 1, "increment": inc,
+            "length": length, "boxes": 2 * n, "offsets": n, "pixel_spread": float(np.ptp(per_pixel))}

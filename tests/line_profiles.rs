@@ -301,3 +301,54 @@ async fn bad_widths_and_regions_get_error_data_and_the_session_goes_on() {
     require(&mut c, id, &[("", width)]).await;
     check_line(&profile_of(&mut c, id).await, case, 0);
 }
+
+#[tokio::test]
+async fn a_wide_field_line_samples_at_a_fixed_angular_increment() {
+    let server = Server::start(&[]);
+    let mut c = server.connect().await;
+    c.register().await;
+    let wide = &lines()["wide"];
+    let ack = c
+        .open_file(
+            "overlays",
+            wide["file"].as_str().expect("file"),
+            "",
+            FILE_ID,
+        )
+        .await;
+    assert!(ack.success, "{}", ack.message);
+    let id = set_region(&mut c, -1, pb::RegionType::Line, &wide["points"]).await;
+    require(&mut c, id, &[("", 1)]).await;
+    let data = profile_of(&mut c, id).await;
+    let p = &data.profiles[0];
+    let values = f32s(&p.raw_values_fp32);
+    // An even number of boxes, one per CDELT2 (not one per pixel, which would be odd).
+    let n = wide["boxes"].as_u64().expect("boxes") as usize;
+    assert_eq!(values.len(), n);
+    let axis = p.line_axis.as_ref().expect("axis");
+    assert_eq!(axis.unit, "deg");
+    assert!(
+        (f64::from(axis.cdelt) - 0.05).abs() < 1e-7,
+        "{}",
+        axis.cdelt
+    );
+    assert_eq!(axis.crpix, (n / 2) as f32);
+    // Each pixel holds its angular distance from the line's end (astropy): a box's mean is about the
+    // distance of its centre, which lies (a + b) / 2 increments from the first point (boxes span points
+    // i−1 … i+2, i … i+1 at the ends), and the first point is L/2 − n·inc from the end.
+    let inc = wide["increment"].as_f64().expect("inc");
+    let nans: Vec<usize> = (0..n).filter(|i| values[*i].is_nan()).collect();
+    assert!(nans.is_empty(), "boxes without pixels: {nans:?}");
+    let first = wide["length"].as_f64().expect("length") / 2.0
+        - wide["offsets"].as_f64().expect("offsets") * inc;
+    // (The two boxes at each end reach the line's end point, where the last step is cut short.)
+    for (i, v) in values.iter().enumerate().take(n - 2).skip(2) {
+        let a = if i == 0 { 0 } else { i - 1 };
+        let b = if i + 1 == n { i + 1 } else { i + 2 };
+        let want = first + (a + b) as f64 / 2.0 * inc;
+        assert!(
+            (f64::from(*v) - want).abs() <= 0.75 * inc,
+            "box {i}: {v} arcsec from the end, its centre is at {want}"
+        );
+    }
+}

@@ -37,6 +37,8 @@ pub struct Boxes {
     pub shapes: Vec<Shape>,
     /// Unit step along the last non-empty segment, in pixels (for a single box's increment).
     pub step: (f64, f64),
+    /// The world increment between boxes in arcseconds, when the placement fixed it (angular placement).
+    pub increment: Option<f64>,
 }
 
 impl Boxes {
@@ -65,6 +67,10 @@ pub enum LineError {
     Points(&'static str, &'static str, usize),
     #[error("the line's control points are not finite")]
     NotFinite,
+    #[error("Line endpoints do not have valid world coordinates.")]
+    NoWorld,
+    #[error("Line is shorter than target increment.")]
+    TooShort,
 }
 
 /// Rotation in degrees of the direction from `end` to `start`, as the reference computes it (in f32).
@@ -119,6 +125,7 @@ pub fn boxes(path: &LinePath, width: usize) -> Result<Boxes, LineError> {
         segments: Vec::new(),
         shapes: Vec::new(),
         step: (1.0, 0.0),
+        increment: None,
     };
     let push = |out: &mut Boxes, centre, segment, rot| {
         out.centres.push(centre);
@@ -163,6 +170,193 @@ pub fn boxes(path: &LinePath, width: usize) -> Result<Boxes, LineError> {
                 trim = (last.0 - end.0).hypot(last.1 - end.1) < 0.5;
             }
         }
+    }
+    Ok(out)
+}
+
+/// Angular separation in arcseconds between two pixel points (`None` where the projection does not reach).
+pub type Separation<'a> = &'a dyn Fn((f64, f64), (f64, f64)) -> Option<f64>;
+
+/// The point on the segment `a → b` at angular distance `target` (arcsec) from `a`, found by bisection to
+/// within `tolerance`; `None` if the segment is shorter than `target` or leaves the projection. (The
+/// separation from `a` grows along a segment of a projection, so bisection finds it.)
+fn point_at(
+    a: (f64, f64),
+    b: (f64, f64),
+    target: f64,
+    tolerance: f64,
+    sep: Separation<'_>,
+) -> Option<(f64, f64)> {
+    if sep(a, b)? < target {
+        return None;
+    }
+    let at = |t: f64| (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1));
+    let (mut lo, mut hi) = (0.0, 1.0);
+    for _ in 0..200 {
+        let mid = (lo + hi) / 2.0;
+        let d = sep(a, at(mid))?;
+        if (d - target).abs() <= tolerance {
+            return Some(at(mid));
+        }
+        if d > target {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    None
+}
+
+/// The polygon of the box from `start` to `end` on a line of `rotation`: its four corners at angular
+/// half-width `half` (arcsec) either side, found along the perpendicular within `2·width` pixels; a shape
+/// covering nothing when a corner is outside the projection.
+fn angular_box(
+    start: (f64, f64),
+    end: (f64, f64),
+    rotation: f32,
+    width: usize,
+    half: f64,
+    tolerance: f64,
+    sep: Separation<'_>,
+) -> Shape {
+    let (c, s) = direction(rotation + 90.0);
+    let reach = 2.0 * width as f64;
+    let corner = |p: (f64, f64), sign: f64| {
+        point_at(
+            p,
+            (p.0 - sign * reach * c, p.1 - sign * reach * s),
+            half,
+            tolerance,
+            sep,
+        )
+    };
+    match (
+        corner(start, 1.0),
+        corner(end, 1.0),
+        corner(end, -1.0),
+        corner(start, -1.0),
+    ) {
+        (Some(a), Some(b), Some(c), Some(d)) => Shape::Polygon {
+            points: vec![a, b, c, d],
+        },
+        _ => Shape::Polygon { points: Vec::new() },
+    }
+}
+
+/// The boxes along `path` at a fixed angular `increment` (arcsec; carta_backend takes |CDELT2|) instead of
+/// one per pixel: for wide fields, where pixel steps are not equal angles. Boxes are polygons `width`
+/// increments across and three increments along (one and a half at the two ends), overlapping, so every
+/// box holds pixels; a LINE gets an even number of them placed out from its centre (the outermost points
+/// stopping at the line's ends, where carta_backend leaves them undefined and its end boxes NaN), a
+/// POLYLINE one per increment of each segment from its first vertex. Points are found to within 1e-4 of an increment (tighter
+/// than carta_backend's tenth, whose error adds up along a line).
+pub fn angular_boxes(
+    path: &LinePath,
+    width: usize,
+    increment: f64,
+    sep: Separation<'_>,
+) -> Result<Boxes, LineError> {
+    if !(1..=MAX_WIDTH).contains(&width) {
+        return Err(LineError::Width(width));
+    }
+    if !(increment.is_finite() && increment > 0.0) {
+        return Err(LineError::NoWorld);
+    }
+    let tolerance = 1e-4 * increment;
+    let half = width as f64 * increment / 2.0;
+    let mut out = Boxes {
+        centres: Vec::new(),
+        segments: Vec::new(),
+        shapes: Vec::new(),
+        step: (1.0, 0.0),
+        increment: Some(increment),
+    };
+    // Box i of `points` spans points i−1 … i+2 (i … i+1 at the ends).
+    let push_boxes =
+        |out: &mut Boxes, points: &[Option<(f64, f64)>], segment, rotation, skip_first| {
+            let n = points.len().saturating_sub(1);
+            for i in usize::from(skip_first)..n {
+                let a = if i == 0 { 0 } else { i - 1 };
+                let b = if i + 1 == n { i + 1 } else { i + 2 };
+                let (shape, centre) = match (points[a], points[b]) {
+                    (Some(p), Some(q)) => (
+                        angular_box(p, q, rotation, width, half, tolerance, sep),
+                        ((p.0 + q.0) / 2.0, (p.1 + q.1) / 2.0),
+                    ),
+                    _ => (Shape::Polygon { points: Vec::new() }, (f64::NAN, f64::NAN)),
+                };
+                out.centres.push(centre);
+                out.segments.push(segment);
+                out.shapes.push(shape);
+            }
+        };
+    match path.kind {
+        LineKind::Line => {
+            let (start, end) = (path.points[0], path.points[1]);
+            let length = sep(start, end)
+                .filter(|l| *l > 0.0)
+                .ok_or(LineError::NoWorld)?;
+            let offsets = lround(length / increment / 2.0).max(0) as usize;
+            if offsets == 0 {
+                return Err(LineError::TooShort);
+            }
+            let centre = ((start.0 + end.0) / 2.0, (start.1 + end.1) / 2.0);
+            let mut points = vec![None; 2 * offsets + 1];
+            points[offsets] = Some(centre);
+            let (mut up, mut down) = (Some(centre), Some(centre));
+            // The last step may pass the line's end (the count is rounded); it stops at the end instead, so
+            // the end boxes are a little shorter rather than empty.
+            let step = |p: (f64, f64), to: (f64, f64)| {
+                point_at(p, to, increment, tolerance, sep)
+                    .or_else(|| sep(p, to).filter(|d| *d > tolerance).map(|_| to))
+            };
+            for k in 1..=offsets {
+                up = up.and_then(|p| step(p, start));
+                down = down.and_then(|p| step(p, end));
+                points[offsets + k] = up;
+                points[offsets - k] = down;
+            }
+            let rotation = rotation(start, end);
+            out.step = direction(rotation);
+            push_boxes(&mut out, &points, 0, rotation, false);
+        }
+        LineKind::Polyline => {
+            let mut trim = false;
+            for (segment, pair) in path.points.windows(2).enumerate() {
+                let (start, end) = (pair[0], pair[1]);
+                let length = sep(start, end)
+                    .filter(|l| *l > 0.0)
+                    .ok_or(LineError::NoWorld)?;
+                let count = lround(length / increment).max(0) as usize;
+                if count == 0 {
+                    continue;
+                }
+                let mut points = vec![Some(start)];
+                for _ in 0..count {
+                    match points
+                        .last()
+                        .copied()
+                        .flatten()
+                        .and_then(|p| point_at(p, end, increment, tolerance, sep))
+                    {
+                        Some(q) => points.push(Some(q)),
+                        None => break,
+                    }
+                }
+                let rotation = rotation(start, end);
+                out.step = direction(rotation);
+                push_boxes(&mut out, &points, segment, rotation, trim);
+                trim = points
+                    .last()
+                    .copied()
+                    .flatten()
+                    .and_then(|p| sep(p, end))
+                    .is_some_and(|d| d < 0.5 * increment);
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(LineError::TooShort);
     }
     Ok(out)
 }

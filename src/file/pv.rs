@@ -14,7 +14,7 @@ use actix::{ActorFutureExt, Handler, Message, ResponseActFuture, WrapFuture};
 
 use super::events::{Event, LineAxis};
 use super::generations::Work;
-use super::region_profiles::line_axis;
+use super::region_profiles::sample_line;
 use super::{FileActor, IMAGE_REGION};
 use crate::analysis::line_boxes::{self, LinePath};
 use crate::chunk::boxes::{add, BoxSpectra};
@@ -223,11 +223,10 @@ impl FileActor {
                 "Spectral range {from}..{to} is outside the image's channels 0..{last}"
             ));
         }
-        let boxes = line_boxes::boxes(&msg.path, msg.width).map_err(|e| e.to_string())?;
+        let (boxes, axis) = sample_line(&wcs, &msg.path, msg.width).map_err(|e| e.to_string())?;
         if boxes.is_empty() {
             return Err("The line is too short for a PV image.".into());
         }
-        let axis = line_axis(&wcs, msg.path.kind, &boxes);
         Ok((boxes, axis, from..to.min(last) + 1, wcs))
     }
 }

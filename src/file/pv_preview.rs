@@ -18,7 +18,7 @@ use actix::{
 use super::events::{Event, HistogramResult};
 use super::generations::Work;
 use super::pv::{pv_header, pv_pixels, PvLayout};
-use super::region_profiles::line_axis;
+use super::region_profiles::sample_line;
 use super::FileActor;
 use crate::analysis::histogram::{auto_bins, Histogram};
 use crate::analysis::line_boxes::{self, LinePath};
@@ -229,15 +229,14 @@ fn sample(
         kind: path.kind,
         points: path.points.iter().map(|p| cube.to_preview(*p)).collect(),
     };
-    let boxes = line_boxes::boxes(&moved, preview.width).map_err(|e| e.to_string())?;
-    if boxes.is_empty() {
-        return Err("The line is too short for a PV preview.".into());
-    }
     let wcs = Wcs::from_keywords(
         &cube.header,
         cube.header.int("NAXIS").unwrap_or(2).max(2) as usize,
     );
-    let axis = line_axis(&wcs, path.kind, &boxes);
+    let (boxes, axis) = sample_line(&wcs, &moved, preview.width).map_err(|e| e.to_string())?;
+    if boxes.is_empty() {
+        return Err("The line is too short for a PV preview.".into());
+    }
     let positions = boxes.len();
     let means = line_boxes::cube_box_means(
         &cube.values,

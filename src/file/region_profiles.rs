@@ -39,14 +39,48 @@ impl RegionProfiles {
     }
 }
 
-/// The position axis of a profile over `boxes`, its increment measured between box centres through the WCS.
-pub fn line_axis(wcs: &Wcs, kind: LineKind, boxes: &Boxes) -> LineAxis {
-    let seps: Vec<f64> = boxes
+/// Separations in arcseconds between consecutive box centres of the same segment.
+fn separations(wcs: &Wcs, boxes: &Boxes) -> Vec<f64> {
+    boxes
         .neighbours()
         .filter_map(|(a, b)| wcs.separation_arcsec(a, b))
-        .collect();
+        .collect()
+}
+
+/// The boxes sampling `path` and their position axis, placed as carta_backend places them: one per pixel
+/// step while those steps are equal angles (within 1% of a pixel), else (a wide field) at a fixed angular
+/// increment of one latitude pixel (`line_boxes::angular_boxes`).
+pub fn sample_line(
+    wcs: &Wcs,
+    path: &LinePath,
+    width: usize,
+) -> Result<(Boxes, LineAxis), line_boxes::LineError> {
+    let fixed = line_boxes::boxes(path, width)?;
+    let boxes = match wcs.lat_pixel_arcsec() {
+        Some(pixel)
+            if fixed.len() > 1
+                && line_boxes::linear_increment(&separations(wcs, &fixed), 0.01 * pixel)
+                    .is_none() =>
+        {
+            let sep = |a, b| wcs.separation_arcsec(a, b);
+            line_boxes::angular_boxes(path, width, pixel, &sep)?
+        }
+        _ => fixed,
+    };
+    let axis = line_axis(wcs, path.kind, &boxes);
+    Ok((boxes, axis))
+}
+
+/// The position axis of a profile over `boxes`: the increment the placement fixed, or the one measured
+/// between box centres through the WCS.
+pub fn line_axis(wcs: &Wcs, kind: LineKind, boxes: &Boxes) -> LineAxis {
+    let seps = separations(wcs, boxes);
     let tolerance = wcs.lat_pixel_arcsec().unwrap_or(0.0) * 0.01;
-    let increment = match line_boxes::linear_increment(&seps, tolerance.max(1e-12)) {
+    let measured = match boxes.increment {
+        Some(fixed) => Some(fixed),
+        None => line_boxes::linear_increment(&seps, tolerance.max(1e-12)),
+    };
+    let increment = match measured {
         Some(v) if v > 0.0 => v,
         // One box, or separations that vary (a wide field): the mean, or one step of a lone box.
         _ if !seps.is_empty() => seps.iter().sum::<f64>() / seps.len() as f64,
@@ -147,7 +181,7 @@ impl FileActor {
                     continue;
                 }
             };
-            let boxes = match line_boxes::boxes(&path, config.width) {
+            let (boxes, axis) = match sample_line(&wcs, &path, config.width) {
                 Ok(b) => b,
                 Err(e) => {
                     self.fail(
@@ -157,7 +191,6 @@ impl FileActor {
                     continue;
                 }
             };
-            let axis = line_axis(&wcs, path.kind, &boxes);
             let n = boxes.len();
             let intent = BoxMeans {
                 plane: Plane {

@@ -387,6 +387,13 @@ impl SessionActor {
                     "no spatial profile for a closed region");
                 return;
             }
+            // The same for a region still being drawn: the frontend's temporary id −1 (its requirements can
+            // go out before SET_REGION_ACK gives the region its id).
+            None if msg.region_id < 0 => {
+                tracing::debug!(parent: &self.span, region_id = msg.region_id,
+                    "no spatial profile for a region not yet set");
+                return;
+            }
             None => Err(format!(
                 "Spatial requirements failed for region {}: invalid region id or type (spatial \
                  profiles are of the cursor, points, lines and polylines)",
