@@ -16,6 +16,23 @@
 //!   channel at RATE frames per second with the tiles of the whole image at full resolution (ZFP precision 9,
 //!   the frontend's default for animation), acknowledged as the frontend does, for 10 s.
 //!   Prints percentiles, seconds and the frames per second sustained.
+//! - `contours URL DIR FILE RUNS MODE FACTOR LEVELS`: overlay work as the 6.0.0 frontend asks for it (its default
+//!   decimation 4, compression level 8 and chunk size 100000; the whole image's bounds): OPEN_FILE, then, as soon
+//!   as it is acknowledged, SET_CONTOUR_PARAMETERS (smoothing MODE 0 none, 1 block, 2 Gaussian, with FACTOR; the
+//!   comma-separated LEVELS), timed from OPEN_FILE until every level has arrived with progress 1; then RUNS
+//!   times the same parameters again with the image open, each timed from SET_CONTOUR_PARAMETERS. Prints the
+//!   seconds and, per level, the vertices and lines of the last run (from the sets' sizes).
+//! - `pv URL HEALTH DIR FILE RUNS WIDTHS X0 Y0 X1 Y1`: OPEN_FILE, a LINE region from (X0, Y0) to (X1, Y1)
+//!   (SET_REGION), and at once a PV_REQUEST over all channels at the first of the comma-separated WIDTHS, timed
+//!   from OPEN_FILE to PV_RESPONSE; then waits until `/health` at HEALTH reports no spectral-order index
+//!   building, and RUNS times per width PV_REQUEST → PV_RESPONSE (timed from PV_REQUEST, the region already
+//!   set), closing each generated image. Prints the seconds, when the index was ready (if one was built, else
+//!   null) and the PV image's width and height.
+//! - `vectors URL DIR FILE RUNS MIP`: OPEN_FILE, then at once SET_VECTOR_OVERLAY_PARAMETERS as the frontend
+//!   sends it for computed polarised intensity and angle (pixel averaging MIP, no threshold, no debiasing, not
+//!   fractional, uncompressed), timed from OPEN_FILE to the VECTOR_OVERLAY_TILE_DATA with progress 1; then RUNS
+//!   times cleared (intensity and angle sources -1, which the server answers with nothing) and set again, each
+//!   timed from the second SET_VECTOR_OVERLAY_PARAMETERS to progress 1. Prints the seconds and the tiles.
 //! - `limit-memory BYTES THREADS RUNS`: seconds for THREADS threads to read BYTES of memory once (median).
 //! - `read FILE`: seconds to read FILE once sequentially (cold when the harness has evicted it).
 
@@ -374,6 +391,152 @@ impl Client {
     }
 }
 
+/// Counts of one contour level: vertices and lines.
+#[derive(Default, Clone, Copy)]
+struct LevelCount {
+    vertices: usize,
+    lines: usize,
+}
+
+impl Client {
+    /// Opens FILE without waiting for the acknowledgement's extras; returns the extended file info.
+    async fn open_info(&mut self, dir: &str, file: &str) -> pb::FileInfoExtended {
+        let open = pb::OpenFile {
+            directory: dir.into(),
+            file: file.into(),
+            file_id: 0,
+            ..Default::default()
+        };
+        self.send(EventType::OpenFile, &open).await;
+        let ack =
+            pb::OpenFileAck::decode(self.wait(EventType::OpenFileAck, |_| true).await.as_slice())
+                .unwrap_or_else(|e| fail(format!("OPEN_FILE_ACK: {e}")));
+        if !ack.success {
+            fail(format!("open {file}: {}", ack.message));
+        }
+        ack.file_info_extended.unwrap_or_default()
+    }
+
+    /// Sends the contour parameters and reads CONTOUR_IMAGE_DATA until every level has come with progress 1.
+    async fn contours(&mut self, params: &pb::SetContourParameters) -> Vec<LevelCount> {
+        self.send(EventType::SetContourParameters, params).await;
+        let levels = &params.levels;
+        let mut counts = vec![LevelCount::default(); levels.len()];
+        let mut done = vec![false; levels.len()];
+        while done.iter().any(|d| !d) {
+            let payload = self.wait(EventType::ContourImageData, |_| true).await;
+            let data = pb::ContourImageData::decode(payload.as_slice())
+                .unwrap_or_else(|e| fail(format!("CONTOUR_IMAGE_DATA: {e}")));
+            for set in &data.contour_sets {
+                let Some(i) = levels
+                    .iter()
+                    .position(|l| l.to_bits() == set.level.to_bits())
+                else {
+                    fail(format!("contour set of level {} never asked", set.level))
+                };
+                // Two f32 (x, y) per vertex before compression; one i32 start index per line.
+                counts[i].vertices +=
+                    usize::try_from(set.uncompressed_coordinates_size).unwrap_or(0) / 8;
+                counts[i].lines += set.raw_start_indices.len() / 4;
+                if data.progress >= 1.0 {
+                    done[i] = true;
+                }
+            }
+        }
+        counts
+    }
+
+    /// A LINE region from `a` to `b`; returns its id.
+    async fn line_region(&mut self, a: (f32, f32), b: (f32, f32)) -> i32 {
+        let set = pb::SetRegion {
+            file_id: 0,
+            region_id: -1,
+            region_info: Some(pb::RegionInfo {
+                region_type: pb::RegionType::Line as i32,
+                control_points: vec![pb::Point { x: a.0, y: a.1 }, pb::Point { x: b.0, y: b.1 }],
+                rotation: 0.0,
+            }),
+            preview_region: false,
+        };
+        self.send(EventType::SetRegion, &set).await;
+        let ack = pb::SetRegionAck::decode(
+            self.wait(EventType::SetRegionAck, |_| true)
+                .await
+                .as_slice(),
+        )
+        .unwrap_or_else(|e| fail(format!("SET_REGION_ACK: {e}")));
+        if !ack.success {
+            fail(format!("line region: {}", ack.message));
+        }
+        ack.region_id
+    }
+
+    /// PV_REQUEST over all channels → PV_RESPONSE; returns the generated image's file id, width and height.
+    async fn pv(&mut self, region_id: i32, width: i32) -> (i32, i32, i32) {
+        let req = pb::PvRequest {
+            file_id: 0,
+            region_id,
+            width,
+            spectral_range: None,
+            reverse: false,
+            keep: false,
+            preview_settings: None,
+        };
+        self.send(EventType::PvRequest, &req).await;
+        let response =
+            pb::PvResponse::decode(self.wait(EventType::PvResponse, |_| true).await.as_slice())
+                .unwrap_or_else(|e| fail(format!("PV_RESPONSE: {e}")));
+        if !response.success {
+            fail(format!("PV image (width {width}): {}", response.message));
+        }
+        let ack = response.open_file_ack.unwrap_or_default();
+        let info = ack.file_info_extended.unwrap_or_default();
+        (ack.file_id, info.width, info.height)
+    }
+
+    /// Sends vector overlay parameters and reads VECTOR_OVERLAY_TILE_DATA until progress 1; returns the
+    /// messages and the intensity tiles received.
+    async fn vectors(&mut self, params: &pb::SetVectorOverlayParameters) -> (usize, usize) {
+        self.send(EventType::SetVectorOverlayParameters, params)
+            .await;
+        let (mut messages, mut tiles) = (0, 0);
+        loop {
+            let payload = self.wait(EventType::VectorOverlayTileData, |_| true).await;
+            let data = pb::VectorOverlayTileData::decode(payload.as_slice())
+                .unwrap_or_else(|e| fail(format!("VECTOR_OVERLAY_TILE_DATA: {e}")));
+            messages += 1;
+            tiles += data.intensity_tiles.len();
+            if data.progress >= 1.0 {
+                return (messages, tiles);
+            }
+        }
+    }
+}
+
+/// Waits until `/health` at `host` reports no spectral-order index building; the seconds since `since`
+/// when one is ready, else `None`.
+async fn index_ready(host: &str, since: Instant) -> Option<f64> {
+    loop {
+        let hv = health(host);
+        let ready = hv["spectral_indexes_ready"].as_u64().unwrap_or(0);
+        let building = hv["spectral_indexes_building"].as_u64().unwrap_or(0);
+        if building == 0 || since.elapsed() > Duration::from_secs(1200) {
+            return (ready > 0).then(|| since.elapsed().as_secs_f64());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn numbers<T: std::str::FromStr>(text: &str, what: &str) -> Vec<T> {
+    text.split(',')
+        .map(|v| {
+            v.trim()
+                .parse()
+                .unwrap_or_else(|_| fail(format!("{what}: {v:?} is not a number")))
+        })
+        .collect()
+}
+
 fn arg(args: &[String], i: usize) -> &str {
     args.get(i).map(String::as_str).unwrap_or_else(|| {
         fail(format!(
@@ -490,6 +653,145 @@ async fn main() {
                 percentiles(warm),
                 list(&regions),
                 list(&regions_again)
+            );
+        }
+        "contours" => {
+            let (url, dir, file) = (arg(&args, 2), arg(&args, 3), arg(&args, 4));
+            let runs: usize = arg(&args, 5).parse().unwrap_or(5);
+            let mode: i32 = arg(&args, 6).parse().unwrap_or(0);
+            let factor: i32 = arg(&args, 7).parse().unwrap_or(1);
+            let levels: Vec<f64> = numbers(arg(&args, 8), "levels");
+            let mut c = Client::connect(url).await;
+            let start = Instant::now();
+            let info = c.open_info(dir, file).await;
+            // What the 6.0.0 frontend sends: the whole image, its default decimation, compression and chunk size.
+            let params = pb::SetContourParameters {
+                file_id: 0,
+                reference_file_id: 0,
+                image_bounds: Some(pb::ImageBounds {
+                    x_min: 0,
+                    x_max: info.width,
+                    y_min: 0,
+                    y_max: info.height,
+                }),
+                levels: levels.clone(),
+                smoothing_mode: mode,
+                smoothing_factor: factor,
+                decimation_factor: 4,
+                compression_level: 8,
+                contour_chunk_size: 100_000,
+                channel_range: None,
+            };
+            let mut counts = c.contours(&params).await;
+            let open = start.elapsed().as_secs_f64();
+            let mut times = Vec::new();
+            for _ in 0..runs {
+                let t = Instant::now();
+                counts = c.contours(&params).await;
+                times.push(t.elapsed().as_secs_f64());
+            }
+            let per_level: Vec<String> = levels
+                .iter()
+                .zip(&counts)
+                .map(|(l, n)| {
+                    format!(
+                        "{{\"level\":{l},\"vertices\":{},\"lines\":{}}}",
+                        n.vertices, n.lines
+                    )
+                })
+                .collect();
+            println!(
+                "{{\"open_seconds\":{open:.6},\"seconds\":{},\"levels\":[{}]}}",
+                list(&times),
+                per_level.join(",")
+            );
+        }
+        "pv" => {
+            let (url, host, dir, file) =
+                (arg(&args, 2), arg(&args, 3), arg(&args, 4), arg(&args, 5));
+            let runs: usize = arg(&args, 6).parse().unwrap_or(5);
+            let widths: Vec<i32> = numbers(arg(&args, 7), "widths");
+            let ends: Vec<f32> = (8..12)
+                .map(|i| {
+                    arg(&args, i)
+                        .parse()
+                        .unwrap_or_else(|_| fail(format!("line end {} is not a number", args[i])))
+                })
+                .collect();
+            let (a, b) = ((ends[0], ends[1]), (ends[2], ends[3]));
+            let first = *widths.first().unwrap_or_else(|| fail("no widths".into()));
+            let mut c = Client::connect(url).await;
+            let start = Instant::now();
+            c.open_info(dir, file).await;
+            let region = c.line_region(a, b).await;
+            let (id, pv_width, pv_height) = c.pv(region, first).await;
+            let open = start.elapsed().as_secs_f64();
+            c.send(EventType::CloseFile, &pb::CloseFile { file_id: id })
+                .await;
+            let ready = index_ready(host, start).await;
+            let mut per_width = Vec::new();
+            for w in &widths {
+                let mut times = Vec::new();
+                for _ in 0..runs {
+                    let t = Instant::now();
+                    let (id, _, _) = c.pv(region, *w).await;
+                    times.push(t.elapsed().as_secs_f64());
+                    c.send(EventType::CloseFile, &pb::CloseFile { file_id: id })
+                        .await;
+                }
+                per_width.push(format!("\"{w}\":{}", list(&times)));
+            }
+            let ready = ready.map_or("null".to_string(), |s| format!("{s:.3}"));
+            println!(
+                "{{\"open_width\":{first},\"open_seconds\":{open:.6},\"index_ready_seconds\":{ready},\"seconds\":{{{}}},\"pv_width\":{pv_width},\"pv_height\":{pv_height}}}",
+                per_width.join(",")
+            );
+        }
+        "vectors" => {
+            let (url, dir, file) = (arg(&args, 2), arg(&args, 3), arg(&args, 4));
+            let runs: usize = arg(&args, 5).parse().unwrap_or(5);
+            let mip: u32 = arg(&args, 6).parse().unwrap_or(4);
+            let mut c = Client::connect(url).await;
+            let start = Instant::now();
+            let info = c.open_info(dir, file).await;
+            let mut params = pb::SetVectorOverlayParameters {
+                file_id: 0,
+                image_bounds: Some(pb::ImageBounds {
+                    x_min: 0,
+                    x_max: info.width,
+                    y_min: 0,
+                    y_max: info.height,
+                }),
+                smoothing_factor: mip,
+                fractional: false,
+                threshold: f64::NAN,
+                debiasing: false,
+                q_error: 0.0,
+                u_error: 0.0,
+                stokes_intensity: 1,
+                stokes_angle: 1,
+                compression_quality: 8.0,
+                threshold_option: 0,
+                ..Default::default()
+            };
+            params.set_compression_type(pb::CompressionType::None);
+            let clear = pb::SetVectorOverlayParameters {
+                stokes_intensity: -1,
+                stokes_angle: -1,
+                ..params
+            };
+            let (mut messages, mut tiles) = c.vectors(&params).await;
+            let open = start.elapsed().as_secs_f64();
+            let mut times = Vec::new();
+            for _ in 0..runs {
+                c.send(EventType::SetVectorOverlayParameters, &clear).await;
+                let t = Instant::now();
+                (messages, tiles) = c.vectors(&params).await;
+                times.push(t.elapsed().as_secs_f64());
+            }
+            println!(
+                "{{\"open_seconds\":{open:.6},\"seconds\":{},\"messages\":{messages},\"tiles\":{tiles}}}",
+                list(&times)
             );
         }
         "memory" => {
