@@ -80,6 +80,38 @@ def skimage_vertices(grid, levels, scale, offset):
     return out
 
 
+def contours_on_reference(d, plane):
+    """contours_wcs.fits (the contour plane with a TAN WCS of 1" pixels) and contours_ref.fits (another
+    image of the field: 1.5" pixels, another reference pixel); the contour vertices of the first moved into
+    the second's pixels by astropy (pixel -> world -> pixel), in the frontend's edge-based coordinates."""
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    def header(crpix, cdelt, shape):
+        hd = fits.Header()
+        for k, v in [("CTYPE1", "RA---TAN"), ("CRPIX1", crpix[0]), ("CRVAL1", 30.0), ("CDELT1", -cdelt / 3600),
+                     ("CUNIT1", "deg"), ("CTYPE2", "DEC--TAN"), ("CRPIX2", crpix[1]), ("CRVAL2", -20.0),
+                     ("CDELT2", cdelt / 3600), ("CUNIT2", "deg"), ("RADESYS", "ICRS")]:
+            hd[k] = v
+        return hd
+    own = header((150.5, 300.5), 1.0, plane.shape)
+    ref = header((120.0, 180.0), 1.5, (420, 260))
+    fits.PrimaryHDU(plane, header=own).writeto(os.path.join(d, "contours_wcs.fits"), overwrite=True)
+    fits.PrimaryHDU(np.zeros((420, 260), dtype=np.float32), header=ref).writeto(
+        os.path.join(d, "contours_ref.fits"), overwrite=True)
+    w_own, w_ref = WCS(own), WCS(ref)
+    out = []
+    for pts in skimage_vertices(plane, CONTOUR_LEVELS, 1.0, 0.0):
+        if not pts:
+            out.append([])
+            continue
+        a = np.array(pts, dtype=np.float64) - 0.5  # edge-based -> 0-based pixel centres
+        world = w_own.pixel_to_world(a[:, 0], a[:, 1])
+        bx, by = w_ref.world_to_pixel(world)
+        out.append([[round(float(x) + 0.5, 5), round(float(y) + 0.5, 5)] for x, y in zip(bx, by)])
+    return {"file": "contours_wcs.fits", "reference_file": "contours_ref.fits", "vertices": out}
+
+
 def make_overlays(d):
     from astropy.io import fits
     os.makedirs(d, exist_ok=True)
@@ -91,7 +123,9 @@ def make_overlays(d):
     holed[300, :] = np.nan
     fits.PrimaryHDU(holed).writeto(os.path.join(d, "contours_nan.fits"))
     f, b = GAUSS_FACTOR, BLOCK_FACTOR
+    reference = contours_on_reference(d, plane)
     return {
+        "reference": reference,
         "file": "contours.fits",
         "nan_file": "contours_nan.fits",
         "levels": CONTOUR_LEVELS,

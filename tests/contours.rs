@@ -354,3 +354,38 @@ async fn contours_follow_the_channel_and_newer_parameters_win() {
         break;
     }
 }
+
+#[tokio::test]
+async fn contours_drawn_over_another_image_are_in_its_pixels() {
+    let server = Server::start(&[]);
+    let mut c = server.connect().await;
+    c.register().await;
+    let reference = &contours()["reference"];
+    open(
+        &mut c,
+        reference["reference_file"].as_str().expect("ref"),
+        0,
+    )
+    .await;
+    open(&mut c, reference["file"].as_str().expect("file"), 1).await;
+    let levels = levels();
+    let mut p = params(1, &levels, pb::SmoothingMode::NoSmoothing, 1);
+    p.reference_file_id = 0;
+    c.send(EventType::SetContourParameters, &p).await;
+    let traced = collect(&mut c, &levels).await;
+    for (i, level) in levels.iter().enumerate() {
+        // astropy's pixel -> world -> pixel of scikit-image's vertices; decimation rounds to 1/32 px.
+        check_level(
+            &traced,
+            *level,
+            &reference["vertices"][i],
+            0.5,
+            "over the reference",
+        );
+    }
+    // A reference that is not open is refused.
+    p.reference_file_id = 9;
+    c.send(EventType::SetContourParameters, &p).await;
+    let (_, err) = c.expect::<pb::ErrorData>(EventType::ErrorData).await;
+    assert!(err.message.contains("reference image 9"), "{}", err.message);
+}

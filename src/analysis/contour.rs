@@ -478,6 +478,33 @@ pub fn trace_band(
     }
 }
 
+/// Lines (flat x, y vertex pairs) moved through `map`; a line is split where a vertex has no image (the
+/// map gives `None`), and pieces of fewer than two vertices are dropped.
+pub fn map_lines(
+    lines: Vec<Vec<f32>>,
+    map: impl Fn(f64, f64) -> Option<(f64, f64)>,
+) -> Vec<Vec<f32>> {
+    let mut out = Vec::with_capacity(lines.len());
+    for line in lines {
+        let mut piece = Vec::with_capacity(line.len());
+        for v in line.chunks_exact(2) {
+            match map(f64::from(v[0]), f64::from(v[1])) {
+                Some((x, y)) => piece.extend_from_slice(&[x as f32, y as f32]),
+                None => {
+                    if piece.len() >= 4 {
+                        out.push(std::mem::take(&mut piece));
+                    }
+                    piece.clear();
+                }
+            }
+        }
+        if piece.len() >= 4 {
+            out.push(piece);
+        }
+    }
+    out
+}
+
 /// Joins the bands' pieces (bands in row order) into whole polylines: per level (`nlevels` of them), the lines as
 /// x, y pairs. A piece ending at a seam key continues with the piece starting at the same key (its first vertex,
 /// the shared crossing, dropped), across any number of bands; a chain that comes back to its first piece is a
@@ -559,6 +586,19 @@ pub fn trace_plane(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mapped_lines_split_where_a_vertex_has_no_image() {
+        let line = vec![0.0, 0.0, 1.0, 0.0, 2.0, 0.0, 3.0, 0.0, 4.0, 0.0, 5.0, 0.0];
+        let out = map_lines(vec![line], |x, y| (x != 2.0).then_some((x + 10.0, y)));
+        assert_eq!(
+            out,
+            vec![
+                vec![10.0, 0.0, 11.0, 0.0],
+                vec![13.0, 0.0, 14.0, 0.0, 15.0, 0.0]
+            ]
+        );
+    }
 
     /// Deterministic pseudo-random values in [0, 1).
     struct Lcg(u64);

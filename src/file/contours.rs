@@ -12,7 +12,7 @@ use super::events::{Area, ContourData, ContourSet, Event};
 use super::generations::Work;
 use super::requirements::{ContourSettings, SetContours};
 use super::{FileActor, IMAGE_REGION};
-use crate::analysis::contour::stitch;
+use crate::analysis::contour::{map_lines, stitch};
 use crate::chunk::overlay::Contours;
 use crate::chunk::ChunkError;
 use crate::tiles::vertices;
@@ -85,7 +85,17 @@ impl FileActor {
                 let stale = move || chunks.is_stale(ticket.lane, ticket.generation);
                 runtime
                     .on_pool(move || {
-                        let lines = stitch(bands, levels.len());
+                        let mut lines = stitch(bands, levels.len());
+                        if let Some(wcs) = settings.reproject.clone() {
+                            // Into the reference image's pixels (vertices have pixel centres at +0.5).
+                            let (from, to) = (&wcs.0, &wcs.1);
+                            let map = |x: f64, y: f64| {
+                                let (lon, lat) = from.celestial_at(x + 0.5, y + 0.5)?;
+                                let (px, py) = to.celestial_to_pixel(lon, lat)?;
+                                Some((px - 0.5, py - 0.5))
+                            };
+                            lines = lines.into_iter().map(|l| map_lines(l, map)).collect();
+                        }
                         for (level, lines) in levels.iter().zip(lines) {
                             for (progress, set) in cut(*level, &lines, &settings) {
                                 if stale() {
@@ -143,6 +153,7 @@ mod tests {
             compression_level: 0,
             chunk_size,
             reference_file_id: 0,
+            reproject: None,
             bounds: None,
         }
     }

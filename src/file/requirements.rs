@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use actix::Message;
 
+use crate::image::wcs::Wcs;
+
 pub use crate::analysis::line_boxes::{LineKind, LinePath};
 pub use crate::analysis::polarization::ComputedStokes;
 use crate::analysis::region::Shape;
@@ -211,6 +213,9 @@ pub struct ContourSettings {
     pub chunk_size: usize,
     /// Echoed: the image the frontend draws the contours over.
     pub reference_file_id: u32,
+    /// When that is another image: this image's WCS and the reference's, through which the vertices are
+    /// moved into the reference's pixels.
+    pub reproject: Option<Arc<(Wcs, Wcs)>>,
     /// Echoed: the bounds asked for (x_min, x_max, y_min, y_max).
     pub bounds: Option<[i32; 4]>,
 }

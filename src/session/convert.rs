@@ -314,6 +314,7 @@ pub fn contour_settings(
         compression_level: msg.compression_level,
         chunk_size: usize::try_from(msg.contour_chunk_size).unwrap_or(0),
         reference_file_id: msg.reference_file_id,
+        reproject: None,
         bounds: msg
             .image_bounds
             .as_ref()

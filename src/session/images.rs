@@ -2,6 +2,8 @@
 //! ADD/REMOVE_REQUIRED_TILES, SET_IMAGE_CHANNELS, SET_CURSOR and SET_SPATIAL_REQUIREMENTS, routed to the file's
 //! actor. Sync ids for tile streams are handed out here, per session.
 
+use std::sync::Arc;
+
 use actix::{ActorFutureExt, Addr, AsyncContext, WrapFuture};
 use actix_web_actors::ws;
 use tracing::{info, warn};
@@ -140,6 +142,7 @@ impl SessionActor {
                 plane: Plane::FIRST,
                 depth: usize::try_from(opened.description.extended.depth).unwrap_or(1),
                 name: opened.description.file_info.name.clone(),
+                wcs: Arc::new(opened.description.wcs.clone()),
             },
         );
         self.last_file_id = file_id;

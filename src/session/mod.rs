@@ -64,6 +64,8 @@ struct OpenImage {
     depth: usize,
     /// The name it is shown under.
     name: String,
+    /// Its world coordinates (contours drawn over another image go through them).
+    wcs: Arc<crate::image::wcs::Wcs>,
 }
 
 /// One client connection.

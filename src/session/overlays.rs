@@ -1,6 +1,8 @@
 //! Overlay handlers: SET_CONTOUR_PARAMETERS and SET_VECTOR_OVERLAY_PARAMETERS, converted (limits first) and
 //! routed to the image's file actor, which streams CONTOUR_IMAGE_DATA or VECTOR_OVERLAY_TILE_DATA.
 
+use std::sync::Arc;
+
 use actix_web_actors::ws;
 
 use super::convert;
@@ -23,10 +25,28 @@ impl SessionActor {
         let Some(f) = self.file(request_id, file_id, Area::Contours, ctx) else {
             return;
         };
+        let reference = i32::try_from(msg.reference_file_id).ok();
+        let reproject = match reference.filter(|r| *r != file_id) {
+            None => None,
+            Some(r) => match (self.files.get(&file_id), self.files.get(&r)) {
+                (Some(this), Some(other)) => Some(Arc::new((
+                    this.wcs.as_ref().clone(),
+                    other.wcs.as_ref().clone(),
+                ))),
+                _ => {
+                    let text = format!("Contours: reference image {r} is not open");
+                    let tag = Tag::Area(Area::Contours);
+                    return self.send_error(ctx, request_id, tag, pb::ErrorSeverity::Error, text);
+                }
+            },
+        };
         match convert::contour_settings(&msg, &self.settings.limits) {
             Ok(settings) => f.do_send(file::SetContours {
                 request_id,
-                settings,
+                settings: file::ContourSettings {
+                    reproject,
+                    ..settings
+                },
             }),
             Err(e) => self.send_error_about(
                 ctx,
