@@ -32,7 +32,14 @@ async fn open(c: &mut Client) {
     assert!(ack.success, "{}", ack.message);
 }
 
-async fn set_region(c: &mut Client, region_type: pb::RegionType, points: &Value) -> i32 {
+/// SET_REGION of a region of image `file_id` through `points` ([[x, y], …]).
+fn region_msg(
+    file_id: i32,
+    region_id: i32,
+    region_type: pb::RegionType,
+    points: &Value,
+    preview_region: bool,
+) -> pb::SetRegion {
     let control_points = points
         .as_array()
         .expect("points")
@@ -42,23 +49,36 @@ async fn set_region(c: &mut Client, region_type: pb::RegionType, points: &Value)
             y: p[1].as_f64().expect("y") as f32,
         })
         .collect();
+    pb::SetRegion {
+        file_id,
+        region_id,
+        region_info: Some(pb::RegionInfo {
+            region_type: region_type as i32,
+            control_points,
+            rotation: 0.0,
+        }),
+        preview_region,
+    }
+}
+
+async fn set_region_of(
+    c: &mut Client,
+    file_id: i32,
+    region_type: pb::RegionType,
+    points: &Value,
+) -> i32 {
     c.send(
         EventType::SetRegion,
-        &pb::SetRegion {
-            file_id: 0,
-            region_id: -1,
-            region_info: Some(pb::RegionInfo {
-                region_type: region_type as i32,
-                control_points,
-                rotation: 0.0,
-            }),
-            preview_region: false,
-        },
+        &region_msg(file_id, -1, region_type, points, false),
     )
     .await;
     let (_, ack) = c.expect::<pb::SetRegionAck>(EventType::SetRegionAck).await;
     assert!(ack.success, "{}", ack.message);
     ack.region_id
+}
+
+async fn set_region(c: &mut Client, region_type: pb::RegionType, points: &Value) -> i32 {
+    set_region_of(c, 0, region_type, points).await
 }
 
 fn request(case: &Value, region_id: i32, keep: bool) -> pb::PvRequest {
@@ -309,33 +329,10 @@ async fn refused_requests_say_why_and_the_session_goes_on() {
     let ack = c.open_file("", "wcs2d.fits", "", 5).await;
     assert!(ack.success);
     let pts = serde_json::json!([[5.0, 5.0], [30.0, 20.0]]);
-    let control_points = pts
-        .as_array()
-        .expect("points")
-        .iter()
-        .map(|p| pb::Point {
-            x: p[0].as_f64().expect("x") as f32,
-            y: p[1].as_f64().expect("y") as f32,
-        })
-        .collect();
-    c.send(
-        EventType::SetRegion,
-        &pb::SetRegion {
-            file_id: 5,
-            region_id: -1,
-            region_info: Some(pb::RegionInfo {
-                region_type: pb::RegionType::Line as i32,
-                control_points,
-                rotation: 0.0,
-            }),
-            preview_region: false,
-        },
-    )
-    .await;
-    let (_, a) = c.expect::<pb::SetRegionAck>(EventType::SetRegionAck).await;
+    let flat_line = set_region_of(&mut c, 5, pb::RegionType::Line, &pts).await;
     let flat = pb::PvRequest {
         file_id: 5,
-        region_id: a.region_id,
+        region_id: flat_line,
         spectral_range: None,
         ..good
     };
@@ -372,24 +369,7 @@ fn preview_request(case: &Value, region_id: i32, preview_id: i32, rebin: i32) ->
 }
 
 fn line_region(case: &Value, region_id: i32, preview: bool) -> pb::SetRegion {
-    pb::SetRegion {
-        file_id: 0,
-        region_id,
-        region_info: Some(pb::RegionInfo {
-            region_type: pb::RegionType::Line as i32,
-            control_points: case["points"]
-                .as_array()
-                .expect("points")
-                .iter()
-                .map(|p| pb::Point {
-                    x: p[0].as_f64().expect("x") as f32,
-                    y: p[1].as_f64().expect("y") as f32,
-                })
-                .collect(),
-            rotation: 0.0,
-        }),
-        preview_region: preview,
-    }
+    region_msg(0, region_id, pb::RegionType::Line, &case["points"], preview)
 }
 
 fn check_preview(data: &pb::PvPreviewData, case: &Value, preview_id: i32, full: bool) {

@@ -142,6 +142,7 @@ impl PreviewCube {
     }
 }
 
+#[derive(Clone)]
 struct Preview {
     region_id: i32,
     width: usize,
@@ -502,10 +503,7 @@ impl Handler<StartPvPreview> for FileActor {
                 cube,
             };
             let (path, preview_id) = (msg.path.clone(), msg.preview_id);
-            let job = Preview {
-                cube: preview.cube.clone(),
-                ..preview
-            };
+            let job = preview.clone();
             act.pv_previews.previews.insert(preview_id, preview);
             let work = async move {
                 let name = preview_name(preview_id);
@@ -537,15 +535,7 @@ impl Handler<UpdatePvPreview> for FileActor {
             let Some(p) = self.pv_previews.previews.get(&preview_id) else {
                 continue;
             };
-            let job = Preview {
-                region_id: p.region_id,
-                width: p.width,
-                reverse: p.reverse,
-                compression: p.compression,
-                image_quality: p.image_quality,
-                animation_quality: p.animation_quality,
-                cube: p.cube.clone(),
-            };
+            let job = p.clone();
             let ticket = self
                 .generations
                 .bump(&self.chunks, preview_id, Work::PvPreviewCut);

@@ -8,10 +8,25 @@ use actix_web_actors::ws;
 use tracing::debug;
 
 use super::convert;
-use super::region_set::{Region, RegionType};
+use super::region_set::{Region, RegionStyle, RegionType};
 use super::{SessionActor, Tag};
 use crate::file::{self, Area};
 use crate::protocol::{pb, EventType};
+
+/// A region of image `file_id` as the client describes it (control points and rotation as sent).
+fn region_from(file_id: i32, info: &pb::RegionInfo, style: RegionStyle) -> Region {
+    Region {
+        file_id,
+        kind: RegionType(info.region_type),
+        points: info
+            .control_points
+            .iter()
+            .map(|p| (f64::from(p.x), f64::from(p.y)))
+            .collect(),
+        rotation_deg: f64::from(info.rotation),
+        style,
+    }
+}
 
 impl SessionActor {
     pub(super) fn on_set_region(
@@ -23,20 +38,10 @@ impl SessionActor {
         if msg.preview_region {
             // A line being dragged with a PV preview open: only the preview follows it (no ack, no data
             // streams, the region itself is set by the final SET_REGION), as carta_backend does.
-            let line = msg.region_info.as_ref().and_then(|info| {
-                Region {
-                    file_id: msg.file_id,
-                    kind: RegionType(info.region_type),
-                    points: info
-                        .control_points
-                        .iter()
-                        .map(|p| (f64::from(p.x), f64::from(p.y)))
-                        .collect(),
-                    rotation_deg: f64::from(info.rotation),
-                    style: Default::default(),
-                }
-                .line_path()
-            });
+            let line = msg
+                .region_info
+                .as_ref()
+                .and_then(|info| region_from(msg.file_id, info, Default::default()).line_path());
             match line {
                 Some(path) if msg.region_id > 0 => {
                     self.move_pv_previews(msg.file_id, msg.region_id, path, true)
@@ -63,21 +68,12 @@ impl SessionActor {
         if let Err(e) = self.regions.check_points(info.control_points.len()) {
             return reply(self, ctx, fail(format!("Invalid region: {e}")));
         }
-        let region = Region {
-            file_id: msg.file_id,
-            kind: RegionType(info.region_type),
-            points: info
-                .control_points
-                .iter()
-                .map(|p| (f64::from(p.x), f64::from(p.y)))
-                .collect(),
-            rotation_deg: f64::from(info.rotation),
-            style: self
-                .regions
-                .get(msg.region_id)
-                .map(|r| r.style.clone())
-                .unwrap_or_default(),
-        };
+        let style = self
+            .regions
+            .get(msg.region_id)
+            .map(|r| r.style.clone())
+            .unwrap_or_default();
+        let region = region_from(msg.file_id, info, style);
         let shape = region.shape();
         let path = region.line_path();
         let moved_from = self
